@@ -1,0 +1,1 @@
+"""Parley's logic. Nothing below this package imports Qt."""

@@ -1,0 +1,56 @@
+"""The composition root: everything a front end (CLI or window) needs, wired once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core.chat import BackendRegistry, ChatService
+from app.core.conversations import ConversationStore
+from app.core.ledger import Ledger
+from app.core.local_backend import LocalBackend
+from app.core.models import ModelCatalog
+from app.core.paths import data_dir, database_path, ensure_writable_dir, models_dir
+from app.core.settings import Settings
+from app.core.storage import Database
+from app.core.targets import LOCAL, Target
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    root: Path
+    db: Database
+    store: ConversationStore
+    ledger: Ledger
+    settings: Settings
+    catalog: ModelCatalog
+    backends: BackendRegistry
+    chat: ChatService
+    local: LocalBackend = field(repr=False)
+
+    @classmethod
+    def open(cls, root: Path | None = None) -> AppContext:
+        """Open (creating if needed) the data dir; raise `DataDirError` with a hint if we can't."""
+        root = ensure_writable_dir(root or data_dir())
+        ensure_writable_dir(models_dir(root))
+        db = Database(database_path(root))
+        settings = Settings(db)
+        catalog = ModelCatalog(models_dir(root), settings)
+        local = LocalBackend(catalog)
+        backends = BackendRegistry()
+        backends.register(LOCAL, lambda: local)
+        store = ConversationStore(db)
+        ledger = Ledger(db)
+        chat = ChatService(store, ledger, backends)
+        return cls(root, db, store, ledger, settings, catalog, backends, chat, local)
+
+    def default_target(self) -> Target | None:
+        model = self.catalog.active()
+        return Target(LOCAL, model.name) if model else None
+
+    def close(self) -> None:
+        self.local.unload()
+        self.db.close()

@@ -1,0 +1,129 @@
+"""Installed local models: the GGUF files in Parley's models folder."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.errors import ModelError, UnknownTargetError
+from app.core.gguf import GGUFHeader, read_gguf
+from app.core.settings import ACTIVE_MODEL, Settings
+
+STARTER_NAME = "SmolLM2-135M-Instruct.Q4_1"
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledModel:
+    name: str
+    path: Path
+    size_bytes: int
+    quantization: str | None
+    architecture: str
+    context_length: int | None
+    parameters: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "size_bytes": self.size_bytes,
+            "quantization": self.quantization,
+            "architecture": self.architecture,
+            "context_length": self.context_length,
+            "parameters": self.parameters,
+        }
+
+
+_header_cache: dict[tuple[str, int, int], GGUFHeader] = {}
+_header_lock = threading.Lock()
+
+
+def header_for(path: Path) -> GGUFHeader:
+    """`read_gguf`, cached by path, size and mtime (model files are large and immutable)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ModelError(f"The model file {path} does not exist.") from exc
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _header_lock:
+        if key in _header_cache:
+            return _header_cache[key]
+    header = read_gguf(path)
+    with _header_lock:
+        _header_cache[key] = header
+    return header
+
+
+def describe(path: Path) -> InstalledModel:
+    header = header_for(path)
+    return InstalledModel(
+        name=path.stem,
+        path=path,
+        size_bytes=path.stat().st_size,
+        quantization=header.quantization or _quant_from_name(path.stem),
+        architecture=header.architecture,
+        context_length=header.context_length,
+        parameters=header.parameter_count,
+    )
+
+
+def _quant_from_name(stem: str) -> str | None:
+    parts = stem.replace("-", ".").split(".")
+    for part in reversed(parts):
+        if part.upper().startswith(("Q", "IQ", "F16", "BF16", "F32")):
+            return part.upper()
+    return None
+
+
+class ModelCatalog:
+    def __init__(self, models_dir: Path, settings: Settings | None = None) -> None:
+        self.models_dir = models_dir
+        self.settings = settings
+
+    def list(self) -> list[InstalledModel]:
+        """Every readable GGUF in the models folder, by name. Broken files are skipped."""
+        if not self.models_dir.is_dir():
+            return []
+        found = []
+        for path in sorted(self.models_dir.glob("*.gguf")):
+            try:
+                found.append(describe(path))
+            except ModelError:
+                continue
+        return found
+
+    def resolve(self, name_or_path: str) -> InstalledModel:
+        """An installed model by name, or any `.gguf` path; raise with a hint otherwise."""
+        candidate = Path(name_or_path).expanduser()
+        if name_or_path.endswith(".gguf") or candidate.is_file():
+            if not candidate.exists():
+                raise ModelError(f"The model file {candidate} does not exist.")
+            return describe(candidate.resolve())
+        path = self.models_dir / f"{name_or_path}.gguf"
+        if path.is_file():
+            return describe(path)
+        names = ", ".join(m.name for m in self.list()) or "none yet"
+        raise UnknownTargetError(
+            f"There is no local model called '{name_or_path}'.",
+            f"Installed models: {names}. Use a name from `parley models list` or a .gguf path.",
+        )
+
+    def active(self) -> InstalledModel | None:
+        """The model the user chose, else the starter, else the first installed one."""
+        chosen = self.settings.get(ACTIVE_MODEL) if self.settings else None
+        for name in (chosen, STARTER_NAME):
+            if name:
+                try:
+                    return self.resolve(name)
+                except (ModelError, UnknownTargetError):
+                    continue
+        models = self.list()
+        return models[0] if models else None
+
+    def set_active(self, name_or_path: str) -> InstalledModel:
+        model = self.resolve(name_or_path)
+        if self.settings is not None:
+            self.settings.set(ACTIVE_MODEL, model.name if model.path.parent == self.models_dir
+                              else str(model.path))
+        return model
