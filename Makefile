@@ -1,0 +1,49 @@
+# Parley. `make run` sets everything up and opens the window; `make test` runs every check.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.parley-installed
+# GPU=cuda|rocm|vulkan|metal builds llama-cpp-python with that backend.
+GPU ?=
+CMAKE_ARGS_cuda := -DGGML_CUDA=on
+CMAKE_ARGS_rocm := -DGGML_HIP=on
+CMAKE_ARGS_vulkan := -DGGML_VULKAN=on
+CMAKE_ARGS_metal := -DGGML_METAL=on
+
+.PHONY: setup run test lint bench starter clean
+
+$(STAMP): pyproject.toml
+	@python=$$(tools/find-python) || exit 1; \
+	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+		echo "Creating $(VENV) with $$python"; rm -rf $(VENV); "$$python" -m venv $(VENV) || exit 1; \
+	fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@if [ -n "$(GPU)" ]; then \
+		echo "Building llama-cpp-python for $(GPU) (this takes a few minutes)"; \
+		CMAKE_ARGS="$(CMAKE_ARGS_$(GPU))" $(BIN)/python -m pip install --quiet --force-reinstall \
+			--no-cache-dir --no-deps llama-cpp-python || exit 1; \
+	fi
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) starter
+
+# The starter model goes into the user's models folder (PARLEY_DATA_DIR if set).
+starter: $(STAMP)
+	$(BIN)/parley models install-starter
+
+run: setup
+	$(BIN)/parley
+
+test: $(STAMP)
+	tools/run-tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .cache build dist .pytest_cache .ruff_cache .mypy_cache

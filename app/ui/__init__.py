@@ -1,0 +1,1 @@
+"""Views. One package per tab; the main window composes them."""

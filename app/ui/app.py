@@ -1,0 +1,59 @@
+"""Start the window: open the data dir, recover crashed answers, show the main window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import APP_NAME, __version__
+from app.core.context import AppContext
+from app.core.errors import ParleyError
+from app.core.paths import data_dir, log_path
+from app.logs import configure_logging
+from app.ui.resources import icon_path
+
+logger = logging.getLogger(__name__)
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        return app
+    QApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+    )
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName(APP_NAME)
+    app.setDesktopFileName("parley")
+    if (icon := icon_path()) is not None:
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    app = create_application(argv)
+    try:
+        ctx = AppContext.open()
+    except ParleyError as exc:
+        QMessageBox.critical(None, f"{APP_NAME} can't start", str(exc))
+        print(f"parley: {exc}", file=sys.stderr)
+        return 1
+    configure_logging(log_path(data_dir()))
+    from app.ui.main_window import MainWindow
+    from app.workers import WorkerPool
+
+    pool = WorkerPool()
+    window = MainWindow(ctx, pool)
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        pool.shutdown()
+        ctx.close()

@@ -1,0 +1,3 @@
+from app.ui.billing.tab import BillingTab
+
+__all__ = ["BillingTab"]

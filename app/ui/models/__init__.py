@@ -1,0 +1,3 @@
+from app.ui.models.tab import ModelsTab
+
+__all__ = ["ModelsTab"]

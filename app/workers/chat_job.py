@@ -1,0 +1,50 @@
+"""A chat turn on the local lane, its text coalesced to at most 60 updates a second."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from threading import Event
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.chat import TurnResult
+from app.workers.jobs import Job
+
+EMIT_INTERVAL_S = 1 / 60
+
+TurnFactory = Callable[[Event], Generator[str, None, TurnResult]]
+
+
+class ChatJob(Job):
+    """Runs one `ChatService` turn.
+
+    Signals (besides Job's):
+        token_received(job_id, text): new text since the last emission
+        message_started(job_id): the turn's messages are in the store
+    """
+
+    token_received = Signal(int, str)
+
+    def __init__(self, start_turn: TurnFactory, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._start_turn = start_turn
+
+    def work(self) -> TurnResult:
+        turn = self._start_turn(self.cancel_event)
+        pending: list[str] = []
+        last_emit = time.monotonic()
+        while True:
+            try:
+                delta = next(turn)
+            except StopIteration as stop:
+                if pending:
+                    self.token_received.emit(self.job_id, "".join(pending))
+                result: TurnResult = stop.value
+                return result
+            pending.append(delta)
+            now = time.monotonic()
+            if now - last_emit >= EMIT_INTERVAL_S:
+                self.token_received.emit(self.job_id, "".join(pending))
+                pending.clear()
+                last_emit = now

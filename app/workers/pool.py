@@ -1,0 +1,77 @@
+"""A pool of QThreads organised in lanes.
+
+A lane is one or more threads sharing a FIFO queue. llama.cpp gets a
+one-thread lane (one model, one generation at a time); network and file
+work get wider lanes.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+
+from PySide6.QtCore import QObject, QThread
+
+from app.workers.jobs import Job
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LANES = {"local": 1, "db": 1, "net": 4, "io": 2}
+
+
+class Lane(QThread):
+    def __init__(self, name: str, jobs: queue.SimpleQueue[Job | None]) -> None:
+        super().__init__()
+        self.setObjectName(f"parley-{name}")
+        self._jobs = jobs
+
+    def run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job.run()
+
+
+class WorkerPool(QObject):
+    """Runs jobs on named lanes; keeps each job alive until it has ended."""
+
+    def __init__(self, lanes: dict[str, int] | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queues: dict[str, queue.SimpleQueue[Job | None]] = {}
+        self._threads: list[Lane] = []
+        self._active: dict[int, Job] = {}
+        for name, width in (lanes or DEFAULT_LANES).items():
+            q: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+            self._queues[name] = q
+            for _ in range(width):
+                lane = Lane(name, q)
+                lane.start()
+                self._threads.append(lane)
+
+    def submit(self, job: Job, lane: str = "net") -> Job:
+        if lane not in self._queues:
+            raise KeyError(f"no lane {lane!r}")
+        self._active[job.job_id] = job
+        job.ended.connect(self._forget)
+        self._queues[lane].put(job)
+        return job
+
+    def active_jobs(self) -> list[Job]:
+        return list(self._active.values())
+
+    def cancel_all(self) -> None:
+        for job in list(self._active.values()):
+            job.cancel()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Cancel everything, let running jobs wind down, stop the threads."""
+        self.cancel_all()
+        for name, q in self._queues.items():
+            width = sum(1 for t in self._threads if t.objectName() == f"parley-{name}")
+            for _ in range(width):
+                q.put(None)
+        for thread in self._threads:
+            if not thread.wait(timeout_ms):
+                logger.warning("lane %s did not stop in time", thread.objectName())
+        self._threads.clear()
+
+    def _forget(self, job_id: int) -> None:
+        self._active.pop(job_id, None)
