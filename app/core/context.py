@@ -14,7 +14,7 @@ from app.core.models import ModelCatalog
 from app.core.paths import data_dir, database_path, ensure_writable_dir, models_dir
 from app.core.settings import Settings
 from app.core.storage import Database
-from app.core.targets import LOCAL, Target
+from app.core.targets import LOCAL, Target, TargetOption
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,19 @@ class AppContext:
     def default_target(self) -> Target | None:
         model = self.catalog.active()
         return Target(LOCAL, model.name) if model else None
+
+    def target_options(self) -> list[TargetOption]:
+        """Everything the model control offers: local models first, then providers."""
+        options = [
+            TargetOption(
+                Target(LOCAL, m.name),
+                m.name,
+                "Local models",
+                detail=f"{m.quantization or '?'} · {m.size_bytes / 1e9:.1f} GB",
+            )
+            for m in self.catalog.list()
+        ]
+        return options
 
     def close(self) -> None:
         self.local.unload()

@@ -21,3 +21,15 @@ class Target:
         if not sep:
             return cls(default_backend, text)
         return cls(backend or default_backend, model)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetOption:
+    """One entry of the model control: where a turn can go, grouped for display."""
+
+    target: Target
+    label: str
+    group: str  # "Local models", or a provider's display name
+    available: bool = True
+    reason: str = ""  # why it is unavailable (offline mode, missing key, ...)
+    detail: str = ""  # a short line under the label: size, price, context
