@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def configure_logging(log_file: Path | None, level: int = logging.INFO) -> None:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import sys
 import threading
 from dataclasses import replace
-from types import FrameType
+from typing import TYPE_CHECKING
 
 from app.core.backend import Outcome
-from app.core.chat import TurnResult
 from app.core.context import AppContext
 from app.core.errors import ParleyError, UnknownTargetError
 from app.core.targets import LOCAL, Target
+
+if TYPE_CHECKING:
+    import argparse
+    from types import FrameType
+
+    from app.core.chat import TurnResult
 
 EXIT_INTERRUPTED = 130
 

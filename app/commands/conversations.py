@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.commands._output import format_time, print_json, print_table
 from app.core.context import AppContext
 from app.core.errors import ParleyError
 from app.core.export import conversation_to_json, conversation_to_markdown
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -9,11 +9,13 @@ user can act on.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from threading import Event
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+    from threading import Event
 
 
 class Outcome(StrEnum):

@@ -6,11 +6,15 @@ two alone do not fit, the user gets `PromptTooLongError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from app.core.backend import ChatMessage
 from app.core.errors import PromptTooLongError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from app.core.backend import ChatMessage
 
 # Room kept for the answer: max_tokens, but never more than half the context.
 MIN_ANSWER_FRACTION = 2

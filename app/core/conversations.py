@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.backend import ChatMessage, GenerationResult, Outcome, Sampling
 from app.core.errors import NotFoundError
-from app.core.storage import Database
+
+if TYPE_CHECKING:
+    from app.core.storage import Database
 
 TITLE_LENGTH = 60
 
@@ -124,7 +127,7 @@ class ConversationStore:
             )
         return _conversation(rows[0])
 
-    def list(self, search: str = "", limit: int = 1000) -> list[Conversation]:
+    def list(self, search: str = "", limit: int = 1000) -> builtins.list[Conversation]:
         """Most recently active first; `search` matches titles and message text."""
         if not search.strip():
             rows = self.db.query(
@@ -179,7 +182,7 @@ class ConversationStore:
             raise NotFoundError(f"There is no conversation {conversation_id}.")
 
     # messages ----------------------------------------------------------
-    def messages(self, conversation_id: int) -> list[Message]:
+    def messages(self, conversation_id: int) -> builtins.list[Message]:
         rows = self.db.query(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
             "ORDER BY position",
@@ -278,7 +281,7 @@ class ConversationStore:
         )
         return last_user
 
-    def history(self, conversation_id: int) -> list[ChatMessage]:
+    def history(self, conversation_id: int) -> builtins.list[ChatMessage]:
         """What is sent to a model: the system prompt and every turn that has text."""
         conv = self.get(conversation_id)
         out = [ChatMessage("system", conv.system_prompt)] if conv.system_prompt.strip() else []
@@ -287,12 +290,12 @@ class ConversationStore:
                 out.append(ChatMessage(m.role, m.content))
         return out
 
-    def recover_interrupted(self) -> list[Message]:
+    def recover_interrupted(self) -> builtins.list[Message]:
         """Mark answers whose writing process is gone as `interrupted`; return them."""
         rows = self.db.query(
             f"SELECT {_MESSAGE_COLUMNS}, writer_pid FROM messages WHERE outcome = 'streaming'"
         )
-        recovered = []
+        recovered: builtins.list[Message] = []
         for row in rows:
             pid = row["writer_pid"]
             if pid and pid != os.getpid() and _process_alive(pid):

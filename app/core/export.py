@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.core.conversations import ConversationStore
+if TYPE_CHECKING:
+    from app.core.conversations import ConversationStore
 
 
 def conversation_to_json(store: ConversationStore, conversation_id: int) -> dict[str, Any]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from app.core.errors import ModelError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -164,7 +166,9 @@ class _Reader:
         raise ModelError(f"{self.source} has a corrupt GGUF header (value type {vtype}).")
 
 
-def read_header(stream: BinaryIO, source: str = "The file", file_size: int | None = None) -> GGUFHeader:
+def read_header(
+    stream: BinaryIO, source: str = "The file", file_size: int | None = None
+) -> GGUFHeader:
     reader = _Reader(stream, source)
     magic = stream.read(4)
     reader.pos = 4
@@ -198,7 +202,8 @@ def read_header(stream: BinaryIO, source: str = "The file", file_size: int | Non
     sizes = [t.nbytes for t in tensors]
     expected = None
     if tensors and all(s is not None for s in sizes):
-        expected = data_offset + max(t.offset + (s or 0) for t, s in zip(tensors, sizes, strict=True))
+        ends = (t.offset + (s or 0) for t, s in zip(tensors, sizes, strict=True))
+        expected = data_offset + max(ends)
     header = GGUFHeader(version, metadata, tuple(tensors), data_offset, expected, reader.pos)
     if file_size is not None and expected is not None and file_size < expected:
         raise ModelError(

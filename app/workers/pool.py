@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import queue
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread
 
-from app.workers.jobs import Job
+if TYPE_CHECKING:
+    from app.workers.jobs import Job
 
 logger = logging.getLogger(__name__)
 

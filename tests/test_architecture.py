@@ -1,0 +1,57 @@
+"""The layers hold: core and CLI never import Qt; heavy libraries load only when used."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+from tests.helpers.starter import REPO
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+QT_FREE = [REPO / "app" / "core", REPO / "app" / "commands", REPO / "app" / "cli.py"]
+FORBIDDEN = ("PySide6", "pyqtgraph", "app.ui", "app.workers")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_core_cli_and_commands_never_import_qt_or_the_upper_layers() -> None:
+    files = [p for root in QT_FREE for p in ([root] if root.is_file() else root.rglob("*.py"))]
+    assert len(files) > 10
+    offenders = {
+        str(path.relative_to(REPO)): sorted(
+            name for name in imported_modules(path)
+            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+        )
+        for path in files
+    }  # fmt: skip
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_workers_never_import_the_ui() -> None:
+    for path in (REPO / "app" / "workers").rglob("*.py"):
+        assert not [n for n in imported_modules(path) if n.startswith("app.ui")], path
+
+
+def test_opening_the_core_loads_no_qt_and_no_heavy_libraries() -> None:
+    code = (
+        "import sys, json; from app.core.context import AppContext; import app.cli; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('PySide6', 'llama_cpp', 'huggingface_hub', 'pyqtgraph', 'numpy'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True)  # fmt: skip
+    assert json.loads(out.stdout) == []
