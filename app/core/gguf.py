@@ -42,6 +42,7 @@ FILE_TYPES: dict[int, str] = {
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
             10: "<Q", 11: "<q", 12: "<d"}  # fmt: skip
 _STRING, _ARRAY = 8, 9
+_U64 = struct.Struct("<Q")
 # Arrays longer than this (token lists) are skipped, not kept.
 _KEEP_ARRAY_MAX = 64
 
@@ -126,29 +127,72 @@ class GGUFHeader:
 
 
 class _Reader:
+    """Parses from a growing in-memory buffer: one `read()` per MB, not one per field."""
+
+    _CHUNK = 1 << 20
+
     def __init__(self, stream: BinaryIO, source: str) -> None:
         self.stream = stream
         self.source = source
+        self.buf = b""
         self.pos = 0
+        self._base = 0  # file offset of buf[0]
+
+    def _ensure(self, n: int) -> None:
+        missing = self.pos + n - len(self.buf)
+        if missing > 0:
+            data = self.stream.read(max(missing, self._CHUNK))
+            self.buf = self.buf[self.pos :] + data
+            self._base += self.pos
+            self.pos = 0
+            if len(self.buf) < n:
+                raise ModelError(
+                    f"{self.source} is truncated: its GGUF header ends early.",
+                    "Download the file again.",
+                )
+
+    @property
+    def offset(self) -> int:
+        """Bytes consumed from the start of the file."""
+        return self._base + self.pos
 
     def read(self, n: int) -> bytes:
-        data = self.stream.read(n)
-        if len(data) != n:
-            raise ModelError(
-                f"{self.source} is truncated: its GGUF header ends early.",
-                "Download the file again.",
-            )
+        self._ensure(n)
+        data = self.buf[self.pos : self.pos + n]
         self.pos += n
         return data
 
     def scalar(self, fmt: str) -> Any:
-        return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
+        size = struct.calcsize(fmt)
+        self._ensure(size)
+        value = struct.unpack_from(fmt, self.buf, self.pos)[0]
+        self.pos += size
+        return value
 
     def string(self) -> str:
         length = self.scalar("<Q")
         if length > 1 << 26:
             raise ModelError(f"{self.source} has a corrupt GGUF header.", "Download it again.")
         return self.read(length).decode("utf-8", errors="replace")
+
+    def skip_strings(self, count: int) -> None:
+        # The hot loop of a header read (150k+ token strings): keep it local.
+        unpack = _U64.unpack_from
+        buf, pos = self.buf, self.pos
+        for _ in range(count):
+            if pos + 8 > len(buf):
+                self.pos = pos
+                self._ensure(8)
+                buf, pos = self.buf, self.pos
+            length = unpack(buf, pos)[0]
+            pos += 8 + length
+            if pos > len(buf):
+                if length > 1 << 26:
+                    raise ModelError(f"{self.source} has a corrupt GGUF header.", "Download it again.")
+                self.pos = pos - length
+                self._ensure(length)
+                buf, pos = self.buf, self.pos + length
+        self.pos = pos
 
     def value(self, vtype: int) -> Any:
         if vtype in _SCALARS:
@@ -158,11 +202,17 @@ class _Reader:
         if vtype == _ARRAY:
             item_type = self.scalar("<I")
             count = self.scalar("<Q")
-            if item_type in _SCALARS and count > _KEEP_ARRAY_MAX:
-                self.read(struct.calcsize(_SCALARS[item_type]) * count)
+            if count > _KEEP_ARRAY_MAX:
+                # Token lists and the like: skip without building Python objects.
+                if item_type in _SCALARS:
+                    self.read(struct.calcsize(_SCALARS[item_type]) * count)
+                elif item_type == _STRING:
+                    self.skip_strings(count)
+                else:
+                    for _ in range(count):
+                        self.value(item_type)
                 return None
-            items = [self.value(item_type) for _ in range(count)]
-            return items if count <= _KEEP_ARRAY_MAX else None
+            return [self.value(item_type) for _ in range(count)]
         raise ModelError(f"{self.source} has a corrupt GGUF header (value type {vtype}).")
 
 
@@ -170,8 +220,10 @@ def read_header(
     stream: BinaryIO, source: str = "The file", file_size: int | None = None
 ) -> GGUFHeader:
     reader = _Reader(stream, source)
-    magic = stream.read(4)
-    reader.pos = 4
+    try:
+        magic = reader.read(4)
+    except ModelError:
+        magic = b""
     if magic != GGUF_MAGIC:
         raise ModelError(
             f"{source} is not a GGUF model file.",
@@ -198,13 +250,13 @@ def read_header(
         shape = tuple(reader.scalar("<Q") for _ in range(n_dims))
         tensors.append(TensorInfo(name, shape, reader.scalar("<I"), reader.scalar("<Q")))
     alignment = int(metadata.get("general.alignment", DEFAULT_ALIGNMENT))
-    data_offset = (reader.pos + alignment - 1) // alignment * alignment
+    data_offset = (reader.offset + alignment - 1) // alignment * alignment
     sizes = [t.nbytes for t in tensors]
     expected = None
     if tensors and all(s is not None for s in sizes):
         ends = (t.offset + (s or 0) for t, s in zip(tensors, sizes, strict=True))
         expected = data_offset + max(ends)
-    header = GGUFHeader(version, metadata, tuple(tensors), data_offset, expected, reader.pos)
+    header = GGUFHeader(version, metadata, tuple(tensors), data_offset, expected, reader.offset)
     if file_size is not None and expected is not None and file_size < expected:
         raise ModelError(
             f"{source} is truncated: {file_size:,} of {expected:,} bytes.",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -17,6 +19,9 @@ from app.logs import configure_logging
 from app.ui.resources import icon_path
 
 logger = logging.getLogger(__name__)
+
+# Benchmarks set this: print when the window is up, then quit.
+EXIT_AFTER_SHOWN_ENV = "PARLEY_EXIT_AFTER_SHOWN"
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -42,6 +47,9 @@ def run_gui(argv: list[str] | None = None) -> int:
     try:
         ctx = AppContext.open()
     except ParleyError as exc:
+        # Also on stderr: someone starting `parley` from a terminal reads it there.
+        sys.stderr.write(f"parley: {exc}\n")
+        sys.stderr.flush()
         QMessageBox.critical(None, f"{APP_NAME} can't start", str(exc))
         return 1
     configure_logging(log_path(data_dir()))
@@ -51,8 +59,20 @@ def run_gui(argv: list[str] | None = None) -> int:
     pool = WorkerPool()
     window = MainWindow(ctx, pool)
     window.show()
+    if os.environ.get(EXIT_AFTER_SHOWN_ENV):
+        _report_shown_and_quit(app)
     try:
         return app.exec()
     finally:
         pool.shutdown()
         ctx.close()
+
+
+def _report_shown_and_quit(app: QApplication) -> None:
+    def report() -> None:
+        sys.stdout.write(f"PARLEY_SHOWN {time.time():.6f}\n")
+        sys.stdout.flush()
+        app.quit()
+
+    # A zero timer fires once the event loop runs, i.e. after the show events.
+    QTimer.singleShot(0, report)

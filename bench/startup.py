@@ -1,0 +1,60 @@
+"""Start-up: process start to main window shown, Parley ÷ a bare PySide6 window. Target ≤ 2.0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import REPO, median, report, starter_model
+
+RUNS = 7
+BARE = """
+import time, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication(sys.argv[:1])
+w = QMainWindow(); w.resize(1200, 800); w.show()
+def shown():
+    print(f"PARLEY_SHOWN {time.time():.6f}", flush=True); app.quit()
+QTimer.singleShot(0, shown)
+app.exec()
+"""
+
+
+def time_to_shown(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.time()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO, timeout=120)
+    for line in out.stdout.splitlines():
+        if line.startswith("PARLEY_SHOWN "):
+            return float(line.split()[1]) - start
+    raise RuntimeError(f"window never shown: {out.stderr[-2000:]}")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        models = data / "models"
+        models.mkdir()
+        (models / starter_model().name).symlink_to(starter_model())
+        env = dict(os.environ, PARLEY_DATA_DIR=str(data), PARLEY_EXIT_AFTER_SHOWN="1",
+                   QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))  # fmt: skip
+        parley_cmd = [sys.executable, "-m", "app"]
+        bare_cmd = [sys.executable, "-c", BARE]
+        # warm the OS file cache, then alternate so drift hits both alike
+        time_to_shown(parley_cmd, env)
+        time_to_shown(bare_cmd, env)
+        parley, bare = [], []
+        for _ in range(RUNS):
+            parley.append(time_to_shown(parley_cmd, env))
+            bare.append(time_to_shown(bare_cmd, env))
+    ratio = median(parley) / median(bare)
+    report("startup", ratio, "<= 2.0", ratio <= 2.0,
+           parley_s=round(median(parley), 3), bare_s=round(median(bare), 3), runs=RUNS)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
