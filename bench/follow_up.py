@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _common import median, report, starter_model
 
@@ -13,7 +14,6 @@ from app.core.backend import Sampling
 from app.core.context import AppContext
 from app.core.models import STARTER_NAME
 from app.core.targets import Target
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.core.chat import TurnResult
@@ -75,7 +75,8 @@ def main() -> None:
     ratio = sixth / fresh
     report("follow_up", ratio, "<= 0.5", ratio <= 0.5,
            sixth_turn_ttft_s=round(sixth, 4), fresh_ttft_s=round(fresh, 4),
-           sixth_prompt_tokens=rounds[0][2], fresh_prompt_tokens=rounds[0][3], runs=RUNS)  # fmt: skip
+           sixth_prompt_tokens=rounds[0][2], fresh_prompt_tokens=rounds[0][3],
+           runs=RUNS)  # fmt: skip
 
 
 if __name__ == "__main__":

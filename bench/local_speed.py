@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _common import median, report, starter_model
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
@@ -24,11 +25,11 @@ from app.core.local_backend import MIN_P, TOP_K
 from app.core.models import STARTER_NAME
 from app.core.targets import Target
 from app.workers import ChatJob, WorkerPool
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.core.chat import TurnResult
     import threading
+
+    from app.core.chat import TurnResult
 
 TOKENS = 768
 RUNS = 5

@@ -188,7 +188,7 @@ class _Reader:
             pos += 8 + length
             if pos > len(buf):
                 if length > 1 << 26:
-                    raise ModelError(f"{self.source} has a corrupt GGUF header.", "Download it again.")
+                    raise ModelError(f"{self.source} has a corrupt GGUF header.", "Download again.")
                 self.pos = pos - length
                 self._ensure(length)
                 buf, pos = self.buf, self.pos + length

@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from tests.helpers.starter import REPO
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,8 +19,10 @@ def test_unwritable_data_dir_explains_itself_and_shows_a_dialog(tmp_path: Path) 
     blocker.write_text("")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     env["PARLEY_DATA_DIR"] = str(blocker / "data")
-    proc = subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=REPO,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app"], env=env, cwd=REPO, text=True,
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         assert proc.stderr is not None
         line = ""

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import QObject, QThread, Slot
 
 from app.core.errors import ParleyError
 from app.workers import FunctionJob, WorkerPool
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.workers.jobs import ProgressFn
-    from pytestqt.qtbot import QtBot
     from collections.abc import Iterator
+
+    from pytestqt.qtbot import QtBot
+
+    from app.workers.jobs import ProgressFn
 
 
 @pytest.fixture
