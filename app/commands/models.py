@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from app.commands._output import print_json, print_table
 from app.core.context import AppContext
 from app.core.paths import cache_dir
 from app.core.starter import STARTER, ensure_starter
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

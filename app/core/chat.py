@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from threading import Event
+from typing import TYPE_CHECKING
 
 from app.core.backend import (
     Backend,
@@ -22,10 +21,15 @@ from app.core.backend import (
     TokenSource,
     Usage,
 )
-from app.core.conversations import ConversationStore, Message
 from app.core.errors import ParleyError, UnknownTargetError
-from app.core.ledger import Ledger
-from app.core.targets import Target
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
+    from threading import Event
+
+    from app.core.conversations import ConversationStore, Message
+    from app.core.ledger import Ledger
+    from app.core.targets import Target
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.chat import BackendRegistry, ChatService
 from app.core.conversations import ConversationStore
@@ -15,6 +15,9 @@ from app.core.paths import data_dir, database_path, ensure_writable_dir, models_
 from app.core.settings import Settings
 from app.core.storage import Database
 from app.core.targets import LOCAL, Target, TargetOption
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import time
@@ -13,6 +12,8 @@ from app.core.backend import ChatMessage, GenerationResult, Outcome, Sampling
 from app.core.errors import NotFoundError
 
 if TYPE_CHECKING:
+    import builtins
+
     from app.core.storage import Database
 
 TITLE_LENGTH = 60

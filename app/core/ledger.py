@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.core.backend import GenerationResult
-from app.core.storage import Database
+if TYPE_CHECKING:
+    from app.core.backend import GenerationResult
+    from app.core.storage import Database
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ import ctypes
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from threading import Event
 from typing import TYPE_CHECKING, Any
@@ -30,10 +29,13 @@ from app.core.backend import (
 from app.core.context_fit import fit_messages
 from app.core.errors import ModelError
 from app.core.hardware import gpu_offload_supported, physical_cores
-from app.core.models import InstalledModel, ModelCatalog
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Sequence
+
     import llama_cpp
+
+    from app.core.models import InstalledModel, ModelCatalog
 
 logger = logging.getLogger(__name__)
 

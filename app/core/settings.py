@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.core.storage import Database
+if TYPE_CHECKING:
+    from app.core.storage import Database
 
 ACTIVE_MODEL = "active_model"
 N_GPU_LAYERS = "local.n_gpu_layers"  # "auto" or an int

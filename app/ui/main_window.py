@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -15,6 +13,8 @@ from app.ui.chat import ChatTab
 from app.ui.models import ModelsTab
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from app.core.context import AppContext
     from app.workers import WorkerPool
 

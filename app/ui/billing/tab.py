@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -15,9 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.context import AppContext
-from app.core.ledger import UsageRow
-from app.workers import WorkerPool
+if TYPE_CHECKING:
+    from app.core.context import AppContext
+    from app.core.ledger import UsageRow
+    from app.workers import WorkerPool
 
 COLUMNS = ("Time", "Backend", "Provider", "Model", "Prompt", "Completion", "Tokens",
            "TTFT (s)", "Duration (s)", "Outcome")  # fmt: skip
@@ -52,7 +54,8 @@ class BillingTab(QWidget):
             for c, text in enumerate(self._cells(row)):
                 item = QTableWidgetItem(text)
                 if c >= 4 and c != 6 and c != 9:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    item.setTextAlignment(right)
                 self.table.setItem(r, c, item)
         total = self.ctx.ledger.count()
         tokens = sum(r.prompt_tokens + r.completion_tokens for r in rows)

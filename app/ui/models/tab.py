@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -14,9 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.context import AppContext
-from app.core.models import InstalledModel
-from app.workers import WorkerPool
+if TYPE_CHECKING:
+    from app.core.context import AppContext
+    from app.core.models import InstalledModel
+    from app.workers import WorkerPool
 
 COLUMNS = ("Name", "Quantization", "Size", "Architecture", "Context", "Parameters", "Path")
 
