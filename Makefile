@@ -41,9 +41,20 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy app
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .cache build dist .pytest_cache .ruff_cache .mypy_cache
+
+# Installable builds (issue 8): `make package` builds dist/parley with PyInstaller on this OS
+# (GPU=cuda|rocm|vulkan|metal rebuilds llama-cpp-python with that backend first);
+# `make deb` wraps it into dist/parley_<version>_<arch>.deb and a tarball.
+.PHONY: package deb
+package: $(STAMP)
+	GPU="$(GPU)" BIN="$(BIN)" packaging/build.sh
+
+deb: package
+	installer/linux/build-deb.sh

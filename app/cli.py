@@ -13,14 +13,26 @@ import logging
 import sys
 
 from app import __version__
-from app.commands import chat, conversations, models, usage
+from app.commands import (
+    budget,
+    chat,
+    compare,
+    conversations,
+    hardware,
+    models,
+    prices,
+    providers,
+    usage,
+)
 from app.core.errors import ParleyError
 from app.core.paths import data_dir, log_path
 from app.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
-COMMAND_MODULES = (chat, conversations, models, usage)
+COMMAND_MODULES = (
+    chat, compare, conversations, models, usage, prices, budget, providers, hardware,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from app.core.backend import Outcome
 from app.core.context import AppContext
 from app.core.errors import ParleyError, UnknownTargetError
+from app.core.sampling_defaults import default_sampling
 from app.core.targets import LOCAL, Target
 
 if TYPE_CHECKING:
@@ -38,7 +39,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run)
 
 
-def _resolve_target(ctx: AppContext, backend: str | None, model: str | None) -> Target:
+def resolve_target(ctx: AppContext, backend: str | None, model: str | None) -> Target:
+    """`--backend`/`--model` to a target: the active local model, or a provider's default."""
     name = backend or LOCAL
     if model:
         return Target(name, model)
@@ -63,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
         raise ParleyError("The prompt is empty.", "Pass some text, or '-' to read stdin.")
     ctx = AppContext.open()
     ctx.chat.recover_interrupted()
-    target = _resolve_target(ctx, args.backend, args.model)
+    target = resolve_target(ctx, args.backend, args.model)
     if args.conversation is not None:
         conv = ctx.store.get(args.conversation)
     else:
-        conv = ctx.store.create(target=str(target))
+        conv = ctx.store.create(target=str(target), sampling=default_sampling(target.model))
     sampling = conv.sampling
     if args.max_tokens is not None:
         sampling = replace(sampling, max_tokens=args.max_tokens)

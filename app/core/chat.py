@@ -22,11 +22,14 @@ from app.core.backend import (
     Usage,
 )
 from app.core.errors import ParleyError, UnknownTargetError
+from app.core.targets import LOCAL
+from app.core.token_estimate import estimate_prompt_tokens, estimate_tokens
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable, Generator, Sequence
     from threading import Event
 
+    from app.core.backend import ChatMessage
     from app.core.conversations import ConversationStore, Message
     from app.core.ledger import Ledger
     from app.core.targets import Target
@@ -43,6 +46,10 @@ class TurnResult:
     message_id: int
     usage_id: int
     result: GenerationResult
+
+
+class LocalOnlyError(ParleyError):
+    """A local-only conversation was about to go to a cloud backend."""
 
 
 class BackendRegistry:
@@ -91,6 +98,7 @@ class ChatService:
     ) -> Generator[str, None, TurnResult]:
         if not text.strip():
             raise ParleyError("The message is empty.", "Type something to send.")
+        self._check_local_only(conversation_id, target)
         backend = self._prepared(target)
         self.store.add_user_message(conversation_id, text)
         return (yield from self._answer(conversation_id, backend, target, cancel))
@@ -98,6 +106,7 @@ class ChatService:
     def regenerate(
         self, conversation_id: int, target: Target, cancel: Event
     ) -> Generator[str, None, TurnResult]:
+        self._check_local_only(conversation_id, target)
         backend = self._prepared(target)
         self.store.drop_after_last_user_message(conversation_id)
         return (yield from self._answer(conversation_id, backend, target, cancel))
@@ -107,6 +116,7 @@ class ChatService:
     ) -> Generator[str, None, TurnResult]:
         if not text.strip():
             raise ParleyError("The message is empty.", "Type something to send.")
+        self._check_local_only(self.store.message(message_id).conversation_id, target)
         backend = self._prepared(target)
         msg = self.store.edit_user_message(message_id, text)
         return (yield from self._answer(msg.conversation_id, backend, target, cancel))
@@ -133,6 +143,15 @@ class ChatService:
             )  # fmt: skip
         return recovered
 
+    def _check_local_only(self, conversation_id: int, target: Target) -> None:
+        # issue 4: a conversation marked local only never leaves this machine.
+        if target.backend != LOCAL and self.store.get(conversation_id).local_only:
+            raise LocalOnlyError(
+                f"This conversation is marked local only, so Parley won't send it to "
+                f"'{target.backend}'.",
+                "Pick a local model, or unlock the conversation (the lock on its toolbar).",
+            )
+
     def _prepared(self, target: Target) -> Backend:
         backend = self.backends.get(target.backend)
         prepare = getattr(backend, "prepare", None)
@@ -146,6 +165,11 @@ class ChatService:
         conv = self.store.get(conversation_id)
         history = self.store.history(conversation_id)
         provider = getattr(backend, "provider", backend.name)
+        # Budgets: warn, or refuse a cloud request (raises) before anything is sent.
+        self.ledger.preflight(
+            conversation_id=conv.id, backend=backend.name, provider=provider, model=target.model,
+            project=conv.project, messages=history, max_tokens=conv.sampling.max_tokens,
+        )  # fmt: skip
         msg = self.store.start_assistant_message(conv.id, backend.name, provider, target.model)
         request = GenerationRequest(tuple(history), conv.sampling, target.model)
         parts: list[str] = []
@@ -167,16 +191,16 @@ class ChatService:
                     self.store.checkpoint(msg.id, "".join(parts), len(parts))
                     last_checkpoint = now
         except ParleyError as exc:
-            result = self._failed(backend, provider, target, parts, started, str(exc))
+            result = self._failed(backend, provider, target, history, parts, started, str(exc))
         except GeneratorExit:
             # The consumer went away (window closed): keep what we have as stopped.
             stream.close()
-            result = self._failed(backend, provider, target, parts, started, None)
+            result = self._failed(backend, provider, target, history, parts, started, None)
             self._finish(conv.id, conv.project, msg.id, result)
             raise
         except Exception:
             logger.exception("generation failed")
-            result = self._failed(backend, provider, target, parts, started, BUG_MESSAGE)
+            result = self._failed(backend, provider, target, history, parts, started, BUG_MESSAGE)
         assert result is not None
         usage_id = self._finish(conv.id, conv.project, msg.id, result)
         return TurnResult(conv.id, msg.id, usage_id, result)
@@ -195,14 +219,19 @@ class ChatService:
         backend: Backend,
         provider: str,
         target: Target,
+        history: Sequence[ChatMessage],
         parts: list[str],
         started: float,
         error: str | None,
     ) -> GenerationResult:
+        # The backend's own count died with it: estimate, so the ledger never says zero
+        # for text that was written. No text means the prompt may never have been read.
+        text = "".join(parts)
+        prompt_tokens = estimate_prompt_tokens(history) if parts else 0
         return GenerationResult(
-            text="".join(parts),
+            text=text,
             outcome=Outcome.ERROR if error else Outcome.STOPPED,
-            usage=Usage(0, len(parts), TokenSource.COUNTED),
+            usage=Usage(prompt_tokens, estimate_tokens(text), TokenSource.COUNTED),
             backend=backend.name,
             provider=provider,
             model=target.model,

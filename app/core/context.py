@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 
 from app.core.chat import BackendRegistry, ChatService
 from app.core.conversations import ConversationStore
+from app.core.http import close_shared_client
 from app.core.ledger import Ledger
 from app.core.local_backend import LocalBackend
 from app.core.models import ModelCatalog
 from app.core.paths import data_dir, database_path, ensure_writable_dir, models_dir
-from app.core.settings import Settings
+from app.core.providers import ProviderService, ProviderStore, provider_options, register_providers
+from app.core.secrets import KeyStore
+from app.core.settings import OFFLINE_MODE, Settings
 from app.core.storage import Database
 from app.core.targets import LOCAL, Target, TargetOption
 
@@ -33,6 +36,7 @@ class AppContext:
     backends: BackendRegistry
     chat: ChatService
     local: LocalBackend = field(repr=False)
+    providers: ProviderService = field(repr=False)
 
     @classmethod
     def open(cls, root: Path | None = None) -> AppContext:
@@ -48,7 +52,16 @@ class AppContext:
         store = ConversationStore(db)
         ledger = Ledger(db)
         chat = ChatService(store, ledger, backends)
-        return cls(root, db, store, ledger, settings, catalog, backends, chat, local)
+        # issue 4: each configured cloud provider is a backend under its own name.
+        keys = KeyStore(settings, root)
+        provider_store = ProviderStore(db)
+
+        def is_offline() -> bool:
+            return bool(settings.get(OFFLINE_MODE, False))
+
+        register_providers(backends, provider_store, keys, is_offline)
+        providers = ProviderService(provider_store, keys, backends, ledger, is_offline)
+        return cls(root, db, store, ledger, settings, catalog, backends, chat, local, providers)
 
     def default_target(self) -> Target | None:
         model = self.catalog.active()
@@ -65,8 +78,11 @@ class AppContext:
             )
             for m in self.catalog.list()
         ]
+        offline = bool(self.settings.get(OFFLINE_MODE, False))
+        options += provider_options(self.providers.store, offline)
         return options
 
     def close(self) -> None:
         self.local.unload()
+        close_shared_client()
         self.db.close()

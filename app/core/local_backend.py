@@ -29,6 +29,7 @@ from app.core.backend import (
 from app.core.context_fit import fit_messages
 from app.core.errors import ModelError
 from app.core.hardware import gpu_offload_supported, physical_cores
+from app.core.load_guard import gpu_layers_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
@@ -102,6 +103,16 @@ class LocalBackend:
     def unload(self) -> None:
         with self._lock:
             self._unload_locked()
+
+    def preload(self, model: str, n_ctx: int = 4096) -> float:
+        """Load `model` now (the old one is unloaded) so the first message starts at once.
+
+        Returns the load time in seconds; raises `ModelError` when llama.cpp refuses it.
+        """
+        with self._lock:
+            resolved = self.catalog.resolve(model)
+            n_ctx = min(n_ctx, resolved.context_length or n_ctx)
+            return self._ensure_loaded(resolved, n_ctx).load_s
 
     @property
     def loaded_path(self) -> str | None:
@@ -207,13 +218,15 @@ class LocalBackend:
         self._unload_locked()
         import llama_cpp
 
+        # Refuse a model that can't fit; offload only the layers the GPU holds.
+        gpu_layers = gpu_layers_for(model, options.n_ctx, options.n_gpu_layers)
         t0 = time.monotonic()
         try:
             llm = llama_cpp.Llama(
                 model_path=str(model.path),
                 n_ctx=options.n_ctx,
                 n_batch=N_BATCH,
-                n_gpu_layers=options.n_gpu_layers,
+                n_gpu_layers=gpu_layers,
                 n_threads=options.n_threads,
                 n_threads_batch=options.n_threads,
                 flash_attn=options.flash_attn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,12 +56,31 @@ def header_for(path: Path) -> GGUFHeader:
     return header
 
 
+# Split models (`name-00001-of-00003.gguf`): llama.cpp loads the first part and finds the rest.
+_SPLIT_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+
+
+def _is_later_split_part(path: Path) -> bool:
+    match = _SPLIT_PART.search(path.name)
+    return bool(match) and int(match.group(1)) > 1  # type: ignore[union-attr]
+
+
+def _size_with_parts(path: Path) -> int:
+    match = _SPLIT_PART.search(path.name)
+    if not match or int(match.group(1)) != 1:
+        return path.stat().st_size
+    count = match.group(2)
+    stem = path.name[: match.start()]
+    parts = [path.with_name(f"{stem}-{i:05d}-of-{count}.gguf") for i in range(1, int(count) + 1)]
+    return sum(p.stat().st_size for p in parts if p.exists())
+
+
 def describe(path: Path) -> InstalledModel:
     header = header_for(path)
     return InstalledModel(
         name=path.stem,
         path=path,
-        size_bytes=path.stat().st_size,
+        size_bytes=_size_with_parts(path),
         quantization=header.quantization or _quant_from_name(path.stem),
         architecture=header.architecture,
         context_length=header.context_length,
@@ -87,6 +107,8 @@ class ModelCatalog:
             return []
         found = []
         for path in sorted(self.models_dir.glob("*.gguf")):
+            if _is_later_split_part(path):
+                continue
             try:
                 found.append(describe(path))
             except ModelError:

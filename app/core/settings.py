@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 ACTIVE_MODEL = "active_model"
 N_GPU_LAYERS = "local.n_gpu_layers"  # "auto" or an int
 N_THREADS = "local.n_threads"  # "auto" or an int
+OFFLINE_MODE = "privacy.offline_mode"  # bool: issue 4, no network traffic at all
 
 
 class Settings:

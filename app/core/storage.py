@@ -82,6 +82,102 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # issue 6: billing
+    """
+    ALTER TABLE usage ADD COLUMN cost REAL;
+    ALTER TABLE usage ADD COLUMN currency TEXT;
+    ALTER TABLE usage ADD COLUMN cost_source TEXT NOT NULL DEFAULT 'no price';
+    ALTER TABLE usage ADD COLUMN price_input REAL;
+    ALTER TABLE usage ADD COLUMN price_output REAL;
+    ALTER TABLE usage ADD COLUMN energy_wh REAL;
+    ALTER TABLE usage ADD COLUMN compare_cost REAL;
+    CREATE TABLE prices (
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input REAL NOT NULL,
+        output REAL NOT NULL,
+        cached_input REAL,
+        currency TEXT NOT NULL,
+        source TEXT NOT NULL,
+        date TEXT NOT NULL,
+        user_override INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (provider, model)
+    );
+    CREATE TABLE budgets (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL CHECK (scope IN ('all', 'provider', 'project')),
+        name TEXT NOT NULL DEFAULT '',
+        period TEXT NOT NULL CHECK (period IN ('day', 'month')),
+        amount REAL NOT NULL,
+        currency TEXT NOT NULL,
+        hard INTEGER NOT NULL DEFAULT 0,
+        warn_at REAL NOT NULL DEFAULT 0.8,
+        UNIQUE (scope, name, period)
+    );
+    -- Covering index: every Billing chart is one range scan that never touches the table.
+    CREATE INDEX usage_billing ON usage(created_at, currency, provider, backend, model,
+        project, cost, prompt_tokens, completion_tokens, compare_cost);
+    CREATE INDEX usage_provider_created ON usage(provider, created_at);
+    CREATE INDEX usage_project_created ON usage(project, created_at);
+    CREATE INDEX usage_unpriced ON usage(provider, model) WHERE cost_source = 'no price';
+    """,
+    # issue 4: providers (configs only: keys live in the OS keyring, never here)
+    """
+    CREATE TABLE providers (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('hf', 'mistral', 'openai')),
+        base_url TEXT NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        hf_provider TEXT NOT NULL DEFAULT '',
+        key_host TEXT,
+        created_at REAL NOT NULL,
+        options_json TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+    # issue 5: downloads
+    """
+    CREATE TABLE downloads (
+        id INTEGER PRIMARY KEY,
+        repo TEXT NOT NULL,
+        path TEXT NOT NULL,
+        revision TEXT NOT NULL DEFAULT 'main',
+        size INTEGER NOT NULL DEFAULT 0,
+        done INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL
+            CHECK (state IN ('queued', 'running', 'paused', 'done', 'failed', 'cancelled')),
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (repo, revision, path)
+    );
+    """,
+    # issue 7: comparisons (one prompt, several targets, side by side)
+    """
+    CREATE TABLE comparisons (
+        id INTEGER PRIMARY KEY,
+        created_at REAL NOT NULL,
+        prompt TEXT NOT NULL,
+        system_prompt TEXT NOT NULL DEFAULT '',
+        sampling_json TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE comparison_columns (
+        comparison_id INTEGER NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        outcome TEXT NOT NULL DEFAULT 'waiting',
+        error TEXT,
+        model TEXT,
+        provider TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        token_source TEXT,
+        ttft_s REAL,
+        duration_s REAL,
+        usage_id INTEGER REFERENCES usage(id) ON DELETE SET NULL,
+        PRIMARY KEY (comparison_id, position)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -53,8 +53,6 @@ def run_gui(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, f"{APP_NAME} can't start", str(exc))
         return 1
     configure_logging(log_path(data_dir()))
-    # Answers cut off by a crash or kill: mark them interrupted (Regenerate is offered).
-    ctx.chat.recover_interrupted()
     from app.ui.main_window import MainWindow
     from app.workers import WorkerPool
 

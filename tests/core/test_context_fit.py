@@ -51,3 +51,4 @@ def test_a_single_message_too_long_for_the_context_is_an_error() -> None:
     messages = [ChatMessage("system", "sys"), ChatMessage("user", "w " * 5000)]
     with pytest.raises(PromptTooLongError, match="Shorten the message"):
         fit_messages(messages, words, context_length=2048, max_tokens=256)
+

@@ -1,74 +1,93 @@
-"""Models tab: the installed local models."""
+"""Models tab: Find (Hugging Face) · Downloads · Installed · Hardware.
+
+Nothing touches the network while the window is built: the first time the tab
+is shown it searches (default: Mistral Small 3.x GGUF repos), probes the
+hardware, looks for GGUFs elsewhere and resumes downloads left from last time.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from app.ui.models.downloads_panel import DownloadsPanel
+from app.ui.models.hardware_panel import HardwarePanel
+from app.ui.models.installed_panel import InstalledPanel
+from app.ui.models.search_panel import SearchPanel
 
 if TYPE_CHECKING:
-    from app.core.context import AppContext
-    from app.core.models import InstalledModel
-    from app.workers import WorkerPool
+    from PySide6.QtGui import QShowEvent
 
-COLUMNS = ("Name", "Quantization", "Size", "Architecture", "Context", "Parameters", "Path")
+    from app.core.context import AppContext
+    from app.core.remote_fit import AssessedModel
+    from app.workers import WorkerPool
 
 
 class ModelsTab(QWidget):
+    """Signals:
+    first_shown(): the tab was shown for the first time and started its background loads
+    models_changed(): the installed models or the active one changed
+    """
+
+    first_shown = Signal()
+    models_changed = Signal()
+
     def __init__(self, ctx: AppContext, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.pool = pool
-        self.heading = QLabel("<b>Installed models</b>")
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.empty = QLabel(
-            "No local models yet. Run <code>parley models install-starter</code> to get the "
-            "small starter model."
-        )
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.clicked.connect(self.refresh)
+        self.started = False
+        self.search = SearchPanel(pool, self)
+        self.downloads = DownloadsPanel(ctx, pool, self)
+        self.installed = InstalledPanel(ctx, pool, self)
+        self.hardware = HardwarePanel(pool, self)
+        self.pages = QTabWidget(self)
+        self.pages.addTab(self.search, "Find on Hugging Face")
+        self.pages.addTab(self.downloads, "Downloads")
+        self.pages.addTab(self.installed, "Installed")
+        self.pages.addTab(self.hardware, "Hardware")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.empty, 1)
-        layout.addWidget(self.refresh_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.refresh()
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.pages)
+        self.search.download_requested.connect(self._on_download_requested)
+        self.downloads.download_finished.connect(self._on_download_finished)
+        self.installed.models_changed.connect(self._on_models_changed)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # The table the chat and billing engineers' code expects (main window calls refresh()).
+    @property
+    def table(self) -> QWidget:
+        return self.installed.table
 
     def refresh(self) -> None:
-        models = self.ctx.catalog.list()
-        active = self.ctx.catalog.active()
-        self.table.setRowCount(len(models))
-        for row, model in enumerate(models):
-            for col, text in enumerate(self._cells(model, model == active)):
-                self.table.setItem(row, col, QTableWidgetItem(text))
-        self.table.setVisible(bool(models))
-        self.empty.setVisible(not models)
+        self.installed.refresh()
 
-    @staticmethod
-    def _cells(m: InstalledModel, active: bool) -> list[str]:
-        return [
-            f"{m.name}  (active)" if active else m.name,
-            m.quantization or "?",
-            f"{m.size_bytes / 1e6:,.0f} MB",
-            m.architecture,
-            f"{m.context_length:,}" if m.context_length else "?",
-            f"{m.parameters / 1e6:,.0f} M",
-            str(m.path),
-        ]
+    def shutdown(self) -> None:
+        """Before the worker pool stops: downloads stay resumable at the next start."""
+        self.downloads.shutdown()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self.started:
+            self.started = True
+            self.search.search()
+            self.hardware.start_probe()
+            self.installed.find_elsewhere()
+            self.downloads.resume_all()
+            self.first_shown.emit()
+
+    def _on_download_requested(self, assessed: AssessedModel) -> None:
+        entry_id = self.downloads.add(assessed)
+        self.pages.setCurrentWidget(self.downloads)
+        self.downloads.select(entry_id)
+
+    def _on_download_finished(self, entry_id: int) -> None:
+        self.installed.refresh()
+        self.models_changed.emit()
+
+    def _on_models_changed(self) -> None:
+        self.models_changed.emit()

@@ -1,0 +1,212 @@
+"""Budgets: overall, per provider or per project, per day or per month.
+
+Spend is summed in SQL over the period (local calendar day or month) in the
+budget's own currency; rows in another currency are counted apart and flagged,
+never converted or summed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from app.core.billing.errors import BudgetError, BudgetExceededError
+from app.core.billing.prices import validate_currency
+
+if TYPE_CHECKING:
+    from app.core.storage import Database
+
+DEFAULT_WARN_AT = 0.8
+PERIODS = ("day", "month")
+PERIOD_WORDS = {"day": "daily", "month": "monthly"}
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    id: int
+    scope: str  # "all" | "provider" | "project"
+    name: str  # the provider or project; "" for the overall budget
+    period: str  # "day" | "month"
+    amount: float
+    currency: str
+    hard: bool
+    warn_at: float
+
+    @property
+    def label(self) -> str:
+        what = "overall" if self.scope == "all" else f"{self.scope} {self.name}"
+        return f"{PERIOD_WORDS[self.period]} {what} budget ({self.currency} {self.amount:.2f})"
+
+    def applies_to(self, provider: str, project: str | None) -> bool:
+        match self.scope:
+            case "all":
+                return True
+            case "provider":
+                return provider.lower() == self.name.lower()
+            case _:
+                return project is not None and project == self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "scope": self.scope, "name": self.name, "period": self.period,
+            "amount": self.amount, "currency": self.currency, "hard": self.hard,
+            "warn_at": self.warn_at,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    budget: Budget
+    spent: float
+    period_start: float
+    other_currency_rows: int  # rows this budget covers but can't add up (another currency)
+    unpriced_rows: int
+
+    @property
+    def fraction(self) -> float:
+        return self.spent / self.budget.amount if self.budget.amount > 0 else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.budget.to_dict() | {
+            "spent": round(self.spent, 6),
+            "fraction": None if math.isinf(self.fraction) else round(self.fraction, 4),
+            "period_start": dt.datetime.fromtimestamp(self.period_start, dt.UTC).isoformat(),
+            "currency_mismatch_rows": self.other_currency_rows,
+            "unpriced_rows": self.unpriced_rows,
+        }
+
+
+def period_start(period: str, now: float) -> float:
+    """The start of the local calendar day or month containing `now`."""
+    local = dt.datetime.fromtimestamp(now).astimezone()
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "month":
+        start = start.replace(day=1)
+    return start.timestamp()
+
+
+class BudgetBook:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def set(
+        self,
+        amount: float,
+        period: str,
+        *,
+        provider: str | None = None,
+        project: str | None = None,
+        hard: bool = False,
+        currency: str = "USD",
+        warn_at: float = DEFAULT_WARN_AT,
+    ) -> Budget:
+        if period not in PERIODS:
+            raise BudgetError(f"Unknown budget period '{period}'.", "Use day or month.")
+        if not isinstance(amount, int | float) or math.isnan(amount) or math.isinf(amount):
+            raise BudgetError(f"The budget amount {amount} is not a number.", "Use e.g. 10.")
+        if amount <= 0:
+            raise BudgetError("A budget must be more than 0.", "Use e.g. --amount 10.")
+        if not 0 < warn_at <= 1:
+            raise BudgetError("The warning threshold must be above 0 % and at most 100 %.")
+        if provider and project:
+            raise BudgetError(
+                "A budget is overall, per provider or per project, not both.",
+                "Set two budgets: one with --provider, one with --project.",
+            )
+        scope, name = ("provider", provider) if provider else (
+            ("project", project) if project else ("all", ""))  # fmt: skip
+        code = validate_currency(currency)
+        self.db.execute(
+            "INSERT INTO budgets (scope, name, period, amount, currency, hard, warn_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(scope, name, period) DO UPDATE SET "
+            "amount = excluded.amount, currency = excluded.currency, hard = excluded.hard, "
+            "warn_at = excluded.warn_at",
+            (scope, name, period, float(amount), code, int(hard), warn_at),
+        )
+        row = self.db.query(
+            "SELECT * FROM budgets WHERE scope = ? AND name = ? AND period = ?",
+            (scope, name, period),
+        )[0]
+        return _from_row(row)
+
+    def delete(self, budget_id: int) -> bool:
+        return self.db.execute("DELETE FROM budgets WHERE id = ?", (budget_id,)).rowcount > 0
+
+    def all(self) -> list[Budget]:
+        return [_from_row(r) for r in self.db.query("SELECT * FROM budgets ORDER BY id")]
+
+    def status(self, budget: Budget, now: float) -> BudgetStatus:
+        start = period_start(budget.period, now)
+        where = "created_at >= ?"
+        params: list[object] = [start]
+        if budget.scope == "provider":
+            where += " AND provider = ? COLLATE NOCASE"
+            params.append(budget.name)
+        elif budget.scope == "project":
+            where += " AND project = ?"
+            params.append(budget.name)
+        row = self.db.query(
+            # Every column read here is in the usage_billing covering index: no row lookups.
+            f"SELECT COALESCE(SUM(CASE WHEN currency = ? THEN cost END), 0) AS spent, "
+            f"COUNT(CASE WHEN currency IS NOT NULL AND currency != ? THEN 1 END) AS other, "
+            f"COUNT(*) - COUNT(cost) AS unpriced "  # only unpriced rows lack a cost; index-only
+            f"FROM usage INDEXED BY usage_billing WHERE {where}",
+            [budget.currency, budget.currency, *params],
+        )[0]
+        return BudgetStatus(budget, float(row["spent"]), start, row["other"], row["unpriced"])
+
+    def statuses(self, now: float) -> list[BudgetStatus]:
+        return [self.status(b, now) for b in self.all()]
+
+    def check(
+        self,
+        *,
+        provider: str,
+        project: str | None,
+        is_cloud: bool,
+        worst_case: float | None,
+        currency: str | None,
+        now: float,
+    ) -> list[str]:
+        """Warnings for this request; raises `BudgetExceededError` if a hard budget refuses it."""
+        warnings: list[str] = []
+        for budget in self.all():
+            if not budget.applies_to(provider, project):
+                continue
+            status = self.status(budget, now)
+            if worst_case is None or currency != budget.currency:
+                if is_cloud and budget.hard:
+                    reason = "has no known price" if worst_case is None else (
+                        f"is priced in {currency}")  # fmt: skip
+                    warnings.append(
+                        f"This request {reason}, so the {budget.label} can't cap it. "
+                        f"Set a price with `parley prices set`."
+                    )
+                extra = 0.0
+            else:
+                extra = worst_case
+            projected = status.spent + extra
+            if is_cloud and budget.hard and extra > 0 and projected > budget.amount:
+                raise BudgetExceededError(
+                    f"{BudgetExceededError.PREFIX}{budget.label}: {status.spent:.4f} spent, "
+                    f"this request could cost up to {extra:.4f}. Nothing was sent.",
+                    "Raise the budget (`parley budget set`) or use a local model.",
+                    budget.label,
+                )
+            if projected >= budget.warn_at * budget.amount:
+                pct = 100 * projected / budget.amount
+                warnings.append(
+                    f"Budget warning: the {budget.label} would be at {pct:.0f} % "
+                    f"({budget.currency} {projected:.4f}) with this request."
+                )
+        return warnings
+
+
+def _from_row(r: Any) -> Budget:
+    return Budget(
+        id=r["id"], scope=r["scope"], name=r["name"], period=r["period"],
+        amount=r["amount"], currency=r["currency"], hard=bool(r["hard"]),
+        warn_at=r["warn_at"],
+    )  # fmt: skip

@@ -1,0 +1,212 @@
+"""CSV export of the ledger: RFC 4180 (CRLF, quoted as needed), UTF-8, ISO-8601 UTC times.
+
+One row per request, in the order they were recorded. The ledger holds no
+secrets, and the column list is explicit, so nothing but these columns can
+ever reach the file.
+
+Speed: SQLite builds each CSV line in C (formatting, quoting) and hands
+back one string per chunk of rows, and chunks are built on a few threads
+(sqlite3 releases the GIL while it steps). The csv module on this 2-core
+machine managed ~80k rows/s; this is ~2-3x that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from app.core.billing.errors import ExportError
+from app.core.billing.readonly import read_connection
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable, Iterator
+    from concurrent.futures import Future
+    from pathlib import Path
+
+    from app.core.storage import Database
+
+COLUMNS = (
+    "id", "time_utc", "conversation_id", "message_id", "project", "tag", "backend",
+    "provider", "model", "prompt_tokens", "completion_tokens", "token_source", "ttft_s",
+    "duration_s", "outcome", "request_id", "cost", "currency", "cost_source", "price_input",
+    "price_output", "energy_wh", "compare_cost",
+)  # fmt: skip
+# Free text a user or a provider chose: may hold a comma, a quote or a line break.
+_FREE_TEXT = frozenset({"project", "tag", "backend", "provider", "model", "request_id"})
+CHUNK_IDS = 50_000
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+CRLF = "\r\n"
+
+
+def _field(column: str, *, quote: bool) -> str:
+    if column == "time_utc":
+        return "strftime('%Y-%m-%dT%H:%M:%fZ', created_at, 'unixepoch')"
+    if column in _FREE_TEXT and quote:
+        return (f"CASE WHEN {column} GLOB '*[\",' || char(10) || char(13) || ']*' THEN "
+                f"'\"' || replace({column}, '\"', '\"\"') || '\"' ELSE {column} END")  # fmt: skip
+    return column
+
+
+def _line(*, quote: bool) -> str:
+    # One printf builds the whole line in one pass (NULL prints as ''); chained `||`
+    # would copy the growing line once per field.
+    fields = ", ".join(_field(c, quote=quote) for c in COLUMNS)
+    return f"printf('{','.join(['%s'] * len(COLUMNS))}', {fields})"
+
+
+# Most rows need no quoting: test all free-text fields at once, quote field by field only then.
+_FREE = sorted(_FREE_TEXT)
+_NEEDS_QUOTES = (
+    f"printf('{'%s' * len(_FREE)}', {', '.join(_FREE)}) "
+    "GLOB '*[\",' || char(10) || char(13) || ']*'"
+)
+_LINE = f"CASE WHEN {_NEEDS_QUOTES} THEN {_line(quote=True)} ELSE {_line(quote=False)} END"
+_CHUNK = (
+    "SELECT group_concat(line, {sep}), count(*) FROM (SELECT {line} AS line FROM usage "
+    "WHERE id >= ? AND id < ?{{extra}} ORDER BY id)"
+)
+# Fast path: no per-row quoting test at all; fields and rows joined by ASCII unit and
+# record separators, checked and swapped for ',' and CRLF in Python (memchr speed).
+_FIELD_SEP, _ROW_SEP = "\x1f", "\x1e"
+_FAST = _CHUNK.format(
+    sep=f"'{_ROW_SEP}'",
+    line=_line(quote=False).replace(f"'{','.join(['%s'] * len(COLUMNS))}'",
+                                    f"'{_FIELD_SEP.join(['%s'] * len(COLUMNS))}'"),
+)  # fmt: skip
+_QUOTED = _CHUNK.format(sep="char(13) || char(10)", line=_LINE)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    path: str
+    rows: int
+
+
+def parse_date(text: str, *, end: bool = False) -> float:
+    """`YYYY-MM-DD` (a whole UTC day; `end` means after it) or an ISO-8601 time (UTC if naive)."""
+    try:
+        if len(text) == 10:
+            day = dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+            return (day + dt.timedelta(days=1 if end else 0)).timestamp()
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ExportError(
+            f"'{text}' is not a date.", "Use YYYY-MM-DD or an ISO-8601 time (UTC)."
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def _where(since: float | None, until: float | None) -> tuple[str, list[Any]]:
+    where, params = [], []
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("created_at < ?")
+        params.append(until)
+    return " AND ".join(where), params
+
+
+def _chunk(db: Database, lo: int, hi: int, where: str, params: list[Any]) -> tuple[str, int]:
+    """CSV lines for ids in [lo, hi), joined by CRLF (no trailing line end)."""
+    conn = read_connection(db)
+    try:
+        extra = f" AND {where}" if where else ""
+        text, count = conn.execute(_FAST.format(extra=extra), [lo, hi, *params]).fetchone()
+        text, count = text or "", int(count)
+        # The fast path is exact when no value holds a CSV special or a separator character
+        # (the usual case): then only the separators need swapping.
+        if (
+            not any(ch in text for ch in ',"\r\n')
+            and text.count(_FIELD_SEP) == count * (len(COLUMNS) - 1)
+            and text.count(_ROW_SEP) == max(0, count - 1)
+        ):
+            return text.replace(_FIELD_SEP, ",").replace(_ROW_SEP, CRLF), count
+        text, count = conn.execute(_QUOTED.format(extra=extra), [lo, hi, *params]).fetchone()
+        return text or "", int(count)
+    finally:
+        conn.close()
+
+
+def _chunks(
+    db: Database, pool: ThreadPoolExecutor, lo: int, hi: int, where: str, params: list[Any]
+) -> Iterator[tuple[str, int]]:
+    """Chunks in id order, at most 2 per worker in flight (bounded memory)."""
+    pending: list[Future[tuple[str, int]]] = []
+    for start in range(lo, hi + 1, CHUNK_IDS):
+        pending.append(pool.submit(_chunk, db, start, start + CHUNK_IDS, where, params))
+        if len(pending) >= 2 * WORKERS:
+            yield pending.pop(0).result()
+    for future in pending:
+        yield future.result()
+
+
+def export_csv(
+    db: Database,
+    path: Path,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
+    """Write the ledger rows in [since, until) to `path`; a cancelled export leaves no file."""
+    where, params = _where(since, until)
+    conn = read_connection(db)
+    try:
+        clause = f" WHERE {where}" if where else ""
+        total = int(conn.execute(f"SELECT COUNT(*) FROM usage{clause}", params).fetchone()[0])
+        lo, hi = conn.execute(f"SELECT min(id), max(id) FROM usage{clause}", params).fetchone()
+    finally:
+        conn.close()
+    try:
+        handle = path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    written = 0
+    cancelled = False
+    try:
+        with handle, ThreadPoolExecutor(WORKERS, thread_name_prefix="csv-export") as pool:
+            handle.write(",".join(COLUMNS) + CRLF)
+            if total:
+                for text, count in _chunks(db, pool, lo, hi, where, params):
+                    if cancel is not None and cancel.is_set():
+                        cancelled = True
+                        pool.shutdown(cancel_futures=True)
+                        break
+                    if count:
+                        handle.write(text)
+                        handle.write(CRLF)
+                        written += count
+                        if progress is not None:
+                            progress(written, total)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise _write_error(path, exc) from exc
+    if cancelled:
+        path.unlink(missing_ok=True)
+    return ExportResult(str(path), written)
+
+
+def _write_error(path: Path, exc: OSError) -> ExportError:
+    if exc.errno == errno.ENOENT and path.parent.is_dir():
+        exc = OSError(errno.EACCES, "permission denied")
+    reason = {
+        errno.EACCES: "permission denied",
+        errno.EROFS: "the disk is read-only",
+        errno.ENOSPC: "the disk is full",
+        errno.ENOENT: "the folder does not exist",
+        errno.EISDIR: "it is a folder",
+        errno.ENOTDIR: "part of the path is a file, not a folder",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return ExportError(
+        f"Couldn't write the CSV file {os.fspath(path)}: {reason}.",
+        "Choose another file in a folder you can write to.",
+    )

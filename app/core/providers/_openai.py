@@ -1,0 +1,280 @@
+"""OpenAI-compatible streaming chat (`POST {base}/chat/completions`) on the shared client.
+
+Also the Mistral kind: same wire format, different defaults and error bodies,
+which `status_error` reads either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from app.core.backend import GenerationRequest, GenerationResult, Outcome
+from app.core.http import shared_client
+from app.core.providers._common import (
+    Guard,
+    RetryPolicy,
+    finish_result,
+    retry_delay,
+    scrub,
+    status_error,
+)
+from app.core.providers._config import ProviderConfig, ProviderKind
+from app.core.providers._errors import (
+    ConnectFailedError,
+    ConnectionDroppedError,
+    EmptyAnswerError,
+    ProviderError,
+    StreamTimeoutError,
+)
+from app.core.providers._sse import DONE, SSEDecoder, parse_chunk
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterator
+    from threading import Event
+
+    from app.core.secrets import KeyStore
+
+logger = logging.getLogger(__name__)
+
+
+def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
+    s = request.sampling
+    return {
+        "model": model,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": s.max_tokens,
+        "temperature": s.temperature,
+        "top_p": s.top_p,
+    }
+
+
+def provider_label(config: ProviderConfig) -> str:
+    """The `provider` column of ledger rows: who is paid for this answer."""
+    from urllib.parse import urlsplit
+
+    match config.kind:
+        case ProviderKind.MISTRAL:
+            return "mistral"
+        case ProviderKind.HF:
+            return "huggingface"
+        case ProviderKind.OPENAI:
+            return urlsplit(config.base_url).netloc or config.name
+
+
+class OpenAICompatBackend:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        keys: KeyStore,
+        is_offline: Callable[[], bool],
+        client: Callable[[], httpx.Client] = shared_client,
+    ) -> None:
+        self.config = config
+        self.guard = Guard(config, keys, is_offline)
+        self._client = client
+        self.provider = provider_label(config)
+        self.default_model = config.model
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def prepare(self, model: str) -> None:
+        """Fail before anything is stored: offline, no key, or a key that must not go there."""
+        self.guard.check_online()
+        self.guard.key()
+
+    def timeout(self) -> httpx.Timeout:
+        c = self.config
+        return httpx.Timeout(
+            connect=c.option_float("connect_timeout_s", 10.0),
+            read=c.option_float("read_timeout_s", 60.0),
+            write=30.0,
+            pool=10.0,
+        )
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def list_models(self) -> list[str]:
+        """Model ids from GET {base}/models; raises a `ProviderError` on failure."""
+        self.guard.check_online()
+        key = self.guard.key()
+        try:
+            resp = self._client().get(
+                f"{self.config.base_url}/models", headers=self.headers(key), timeout=self.timeout()
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, key, mid_answer=False) from exc
+        if resp.status_code != 200:
+            raise status_error(
+                self.config, resp.status_code, scrub(resp.text, key), resp.headers, "", 1
+            )
+        try:
+            data = resp.json().get("data", [])
+            return sorted({str(m["id"]) for m in data if isinstance(m, dict) and "id" in m})
+        except (ValueError, AttributeError, TypeError):
+            raise ProviderError(
+                f"{self.config.display_name} sent a model list Parley can't read.",
+                "Type the model id in by hand.",
+            ) from None
+
+    def stream(
+        self, request: GenerationRequest, cancel: Event
+    ) -> Generator[str, None, GenerationResult]:
+        started = time.monotonic()
+        self.guard.check_online()
+        key = self.guard.key()
+        policy = RetryPolicy.of(self.config)
+        url = f"{self.config.base_url}/chat/completions"
+        body = request_body(request, request.model)
+        attempt = 0
+        while True:
+            attempt += 1
+            if cancel.is_set():
+                return self._result(request, "", Outcome.STOPPED, None, None, None, None,
+                                    started, attempt)  # fmt: skip
+            try:
+                with self._client().stream(
+                    "POST", url, json=body, headers=self.headers(key), timeout=self.timeout()
+                ) as resp:
+                    if resp.status_code == 200:
+                        return (yield from self._consume(resp, request, cancel, started,
+                                                         attempt, key))  # fmt: skip
+                    resp.read()
+                    delay = retry_delay(resp.status_code, resp.headers, attempt, policy)
+                    if delay is None:
+                        raise status_error(self.config, resp.status_code,
+                                           scrub(resp.text, key), resp.headers, request.model,
+                                           attempt)  # fmt: skip
+                    logger.info("%s: HTTP %d, retrying in %.2fs", self.name,
+                                resp.status_code, delay)  # fmt: skip
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, key, mid_answer=False) from exc
+            if cancel.wait(delay):
+                continue  # the loop top returns `stopped`
+
+    # internals -------------------------------------------------------------
+    def _consume(
+        self,
+        resp: httpx.Response,
+        request: GenerationRequest,
+        cancel: Event,
+        started: float,
+        attempt: int,
+        key: str | None,
+    ) -> Generator[str, None, GenerationResult]:
+        who = self.config.display_name
+        decoder = SSEDecoder()
+        parts: list[str] = []
+        usage: tuple[int, int] | None = None
+        model: str | None = None
+        request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
+        ttft: float | None = None
+        finished = False
+        outcome = Outcome.DONE
+        lines: Iterator[str] = resp.iter_lines()
+        try:
+            for line in lines:
+                data = decoder.feed(line)
+                if data is None:
+                    continue
+                if data == DONE:
+                    finished = True
+                    break
+                chunk = parse_chunk(data, who)
+                usage = chunk.usage or usage
+                model = chunk.model or model
+                request_id = request_id or chunk.chunk_id
+                if chunk.finish_reason:
+                    finished = True
+                if chunk.text:
+                    if ttft is None:
+                        ttft = time.monotonic() - started
+                    parts.append(chunk.text)
+                    yield chunk.text
+                if cancel.is_set():
+                    outcome = Outcome.STOPPED
+                    break
+            else:
+                if (data := decoder.flush()) is not None and data != DONE:
+                    chunk = parse_chunk(data, who)
+                    usage = chunk.usage or usage
+                    finished = finished or chunk.finish_reason is not None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, key, mid_answer=bool(parts)) from exc
+        if outcome is Outcome.DONE and not finished:
+            raise ConnectionDroppedError(
+                f"{who} closed the connection before the answer was complete.",
+                "The partial answer is kept. Use Retry to ask again.",
+            )
+        if outcome is Outcome.DONE and not parts:
+            raise EmptyAnswerError(
+                f"{who} finished without writing anything.",
+                "Try again, rephrase the message, or raise the max tokens setting.",
+            )
+        return self._result(request, "".join(parts), outcome, usage, model, request_id, ttft,
+                            started, attempt)  # fmt: skip
+
+    def _result(
+        self, request: GenerationRequest, text: str, outcome: Outcome,
+        usage: tuple[int, int] | None, model: str | None, request_id: str | None,
+        ttft: float | None, started: float, attempt: int,
+    ) -> GenerationResult:  # fmt: skip
+        return finish_result(
+            backend=self.name, provider=self.provider, request=request, text=text,
+            outcome=outcome, usage=usage, model=model, request_id=request_id, ttft_s=ttft,
+            started=started, attempts=attempt,
+        )  # fmt: skip
+
+    def _transport_error(
+        self, exc: httpx.HTTPError, key: str | None, *, mid_answer: bool
+    ) -> ProviderError:
+        who = self.config.display_name
+        where = self.config.base_url
+        why = scrub(str(exc) or type(exc).__name__, key)
+        match exc:
+            case httpx.ConnectTimeout():
+                return ConnectFailedError(
+                    f"Couldn't reach {who} at {where}: connecting timed out.",
+                    "Check your connection and the base URL, then try again.",
+                )
+            case httpx.ConnectError():
+                return ConnectFailedError(
+                    f"Couldn't reach {who} at {where} ({why}).",
+                    "Check your connection and the base URL, then try again.",
+                )
+            case httpx.ReadTimeout() if mid_answer:
+                return StreamTimeoutError(
+                    f"{who} stopped sending in the middle of the answer (read timed out).",
+                    "The partial answer is kept. Use Retry to ask again.",
+                )
+            case httpx.ReadTimeout():
+                return StreamTimeoutError(
+                    f"{who} accepted the request but sent nothing in time (read timed out).",
+                    "The provider may be overloaded: try again, or pick another model.",
+                )
+            case httpx.TimeoutException():
+                return ConnectFailedError(
+                    f"Talking to {who} timed out ({type(exc).__name__}).",
+                    "Check your connection and try again.",
+                )
+            case _ if mid_answer:
+                return ConnectionDroppedError(
+                    f"The connection to {who} dropped in the middle of the answer ({why}).",
+                    "The partial answer is kept. Use Retry to ask again.",
+                )
+            case _:
+                return ConnectionDroppedError(
+                    f"The connection to {who} failed before any answer arrived ({why}).",
+                    "Check your connection and try again.",
+                )

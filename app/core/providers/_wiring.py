@@ -1,0 +1,73 @@
+"""Providers as backends in the registry and as entries of the model control."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from app.core.providers._config import ProviderConfig, ProviderKind, ProviderStore
+from app.core.targets import Target, TargetOption
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from app.core.backend import Backend
+    from app.core.chat import BackendRegistry
+    from app.core.providers._hf import HFBackend
+    from app.core.providers._openai import OpenAICompatBackend
+    from app.core.secrets import KeyStore
+
+
+def make_backend(
+    config: ProviderConfig, keys: KeyStore, is_offline: Callable[[], bool]
+) -> OpenAICompatBackend | HFBackend:
+    # Imported here: they pull in httpx (and the HF client), which a local-only session
+    # never needs.
+    from app.core.providers._hf import HFBackend
+    from app.core.providers._openai import OpenAICompatBackend
+
+    if config.kind is ProviderKind.HF:
+        return HFBackend(config, keys, is_offline)
+    return OpenAICompatBackend(config, keys, is_offline)
+
+
+def register_providers(
+    registry: BackendRegistry,
+    store: ProviderStore,
+    keys: KeyStore,
+    is_offline: Callable[[], bool],
+) -> None:
+    """(Re-)register every configured provider under its name; call again after edits."""
+    for config in store.list():
+        registry.register(config.name, _factory(store, config.name, keys, is_offline))
+
+
+def _factory(
+    store: ProviderStore, name: str, keys: KeyStore, is_offline: Callable[[], bool]
+) -> Callable[[], Backend]:
+    # Read the config when first used, so an edit made after start-up is honoured.
+    return lambda: make_backend(store.get(name), keys, is_offline)
+
+
+def provider_options(store: ProviderStore, offline: bool) -> list[TargetOption]:
+    """Each provider's default and cached models, grouped; unavailable ones say why."""
+    options: list[TargetOption] = []
+    for config in store.list():
+        reason = ""
+        if offline:
+            reason = "Offline mode is on"
+        elif not config.has_key and config.kind is not ProviderKind.OPENAI:
+            reason = f"No API key: run `parley providers set-key {config.name}`"
+        models = [config.model, *(m for m in config.cached_models if m != config.model)]
+        for model in filter(None, models):
+            detail = config.hf_provider if config.kind is ProviderKind.HF else ""
+            options.append(
+                TargetOption(
+                    Target(config.name, model),
+                    model,
+                    config.display_name,
+                    available=not reason,
+                    reason=reason,
+                    detail=detail,
+                )
+            )
+    return options

@@ -1,0 +1,264 @@
+"""The conversation: a scrolling column of message widgets.
+
+Finished messages render once. While an answer streams, its text collects in
+a buffer and only the live message is re-rendered, from a single-shot timer
+that starts when new text arrives and none is pending: one render per
+`RENDER_INTERVAL_MS` at most (~33 Hz while text flows), and one more at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from app.core.backend import Outcome
+from app.ui.chat.message_widget import MessageWidget
+
+if TYPE_CHECKING:
+    from app.core.conversations import Message
+
+RENDER_INTERVAL_MS = 30  # ~33 Hz: smooth to the eye, cheap for the GUI thread
+# Long conversations open on their newest messages; older ones load on request,
+# so opening one costs the same whatever its length.
+WINDOW = 40
+PAGE = 40
+FOLLOW_SLACK_PX = 32  # "at the bottom" tolerance when deciding to keep following
+
+EMPTY_TEXT = (
+    "<h3>Start a conversation</h3>"
+    "<p>Type a message below and press <b>Ctrl+Enter</b> to send it. "
+    "<b>Esc</b> stops an answer; what was written so far is kept.</p>"
+    "<p>Choose the model on the toolbar above; the system prompt and sampling are "
+    "under <b>Settings</b>.</p>"
+)
+
+
+class MessageView(QScrollArea):
+    """Messages of one conversation, and the live answer.
+
+    Signals:
+        resend_requested(message_id, text): a user message was edited and sent
+        regenerate_requested: the last answer should be written again
+    """
+
+    resend_requested = Signal(int, str)
+    regenerate_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageView")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # A scroll bar that comes and goes changes the width every message is laid
+        # out at; QScrollArea probes both widths, which would defeat the height caches.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self._canvas = QWidget(self)
+        self._canvas.setObjectName("messageCanvas")
+        self._column = QVBoxLayout(self._canvas)
+        self._column.setContentsMargins(18, 14, 18, 14)
+        self._column.setSpacing(12)
+        self.earlier_button = QPushButton(self._canvas)
+        self.earlier_button.setObjectName("earlierButton")
+        self.earlier_button.setFlat(True)
+        self.earlier_button.clicked.connect(self.show_earlier)
+        self.earlier_button.hide()
+        self._column.addWidget(self.earlier_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.empty_label = QLabel(EMPTY_TEXT, self._canvas)
+        self.empty_label.setObjectName("emptyState")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._column.addWidget(self.empty_label)
+        self._column.addStretch(1)
+        self.setWidget(self._canvas)
+        self.widgets: list[MessageWidget] = []
+        self._hidden: list[Message] = []  # older messages not shown yet
+        self._windowed = False  # the window was chosen for this conversation
+        self._anchor_from_bottom: int | None = None
+        self.generating = False
+        self._live: MessageWidget | None = None
+        self._live_text = ""
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.timeout.connect(self._render_live)
+        self.renders = 0  # live renders, for tests and the bench
+        self.last_render_ms = 0.0
+        self._last_render_at = 0.0
+        self._follow = True
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range_changed)
+        bar.valueChanged.connect(self._on_scrolled)
+
+    # whole conversation --------------------------------------------------------
+    def set_messages(self, messages: list[Message]) -> None:
+        """Show `messages`, reusing the widgets that already show them."""
+        if not self._windowed:
+            self._hidden = messages[: max(0, len(messages) - WINDOW)]
+            self._windowed = True
+        first = len(self._hidden)
+        self._hidden = messages[:first]
+        messages = messages[first:]
+        self._update_earlier_button()
+        for index, msg in enumerate(messages):
+            if index < len(self.widgets) and self.widgets[index].role == msg.role:
+                self.widgets[index].set_message(msg)
+            else:
+                self.truncate(index)
+                self._append(msg)
+        self.truncate(len(messages))
+        self._update_actions()
+
+    def clear_messages(self) -> None:
+        """Forget the conversation shown; the next `set_messages` opens on its newest part."""
+        self.stop_live()
+        self.truncate(0)
+        self._hidden = []
+        self._windowed = False
+        self._update_earlier_button()
+        self.empty_label.show()
+        self._follow = True
+
+    def show_earlier(self) -> None:
+        """Show up to PAGE older messages above the current ones, keeping the view still."""
+        if not self._hidden:
+            return
+        bar = self.verticalScrollBar()
+        self._anchor_from_bottom = bar.maximum() - bar.value()
+        self._follow = False
+        page = self._hidden[-PAGE:]
+        self._hidden = self._hidden[: len(self._hidden) - len(page)]
+        for offset, msg in enumerate(page):
+            widget = self._create(msg)
+            self.widgets.insert(offset, widget)
+            self._column.insertWidget(self._first_message_row() + offset, widget)
+        self._update_earlier_button()
+        self._update_actions()
+
+    @property
+    def hidden_count(self) -> int:
+        return len(self._hidden)
+
+    def truncate(self, count: int) -> None:
+        """Keep the first `count` messages."""
+        while len(self.widgets) > count:
+            widget = self.widgets.pop()
+            if widget is self._live:
+                self.stop_live()
+            self._column.removeWidget(widget)
+            widget.deleteLater()
+        self.empty_label.setVisible(not self.widgets and not self._hidden)
+        self._update_actions()
+
+    def append_message(self, msg: Message) -> MessageWidget:
+        widget = self._append(msg)
+        self._update_actions()
+        return widget
+
+    def set_generating(self, generating: bool) -> None:
+        self.generating = generating
+        self._update_actions()
+
+    # the live answer -----------------------------------------------------------
+    def start_live(self, placeholder: Message, text: str = "") -> None:
+        """Append (or reuse, if it is the last message) the widget the answer streams into."""
+        if self.widgets and self.widgets[-1].message == placeholder:
+            self._live = self.widgets[-1]
+        else:
+            self._live = self.append_message(placeholder)
+        self._live_text = text
+        if text:
+            self._render_live()
+        else:
+            self._live.body.prepare_prose()
+        self._follow = True
+        self.scroll_to_bottom()
+
+    def append_live_text(self, text: str) -> None:
+        if self._live is None:
+            return
+        self._live_text += text
+        if not self._render_timer.isActive():
+            # Throttle: the next render comes RENDER_INTERVAL_MS after the last one.
+            since = (time.perf_counter() - self._last_render_at) * 1000
+            self._render_timer.start(max(0, int(RENDER_INTERVAL_MS - since)))
+
+    def finish_live(self) -> None:
+        """Render what arrived since the last render, then stop streaming."""
+        if self._live is not None:
+            self._render_timer.stop()
+            self._render_live()
+        self.stop_live()
+
+    def stop_live(self) -> None:
+        self._render_timer.stop()
+        self._live = None
+        self._live_text = ""
+
+    @property
+    def live_widget(self) -> MessageWidget | None:
+        return self._live
+
+    def _render_live(self) -> None:
+        if self._live is not None:
+            started = time.perf_counter()
+            self._live.set_live_text(self._live_text)
+            self.renders += 1
+            self._last_render_at = time.perf_counter()
+            self.last_render_ms = (self._last_render_at - started) * 1000
+
+    # scrolling -----------------------------------------------------------------
+    def scroll_to_bottom(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._anchor_from_bottom is not None:
+            self.verticalScrollBar().setValue(maximum - self._anchor_from_bottom)
+            self._anchor_from_bottom = None
+        elif self._follow:
+            self.verticalScrollBar().setValue(maximum)
+
+    def _on_scrolled(self, value: int) -> None:
+        self._follow = value >= self.verticalScrollBar().maximum() - FOLLOW_SLACK_PX
+
+    # internals -----------------------------------------------------------------
+    def _create(self, msg: Message) -> MessageWidget:
+        widget = MessageWidget(msg, self._canvas)
+        widget.resend_requested.connect(self.resend_requested)
+        widget.regenerate_requested.connect(self.regenerate_requested)
+        return widget
+
+    def _append(self, msg: Message) -> MessageWidget:
+        widget = self._create(msg)
+        self.widgets.append(widget)
+        self._column.insertWidget(self._first_message_row() + len(self.widgets) - 1, widget)
+        self.empty_label.hide()
+        return widget
+
+    def _first_message_row(self) -> int:
+        return 2  # after the "earlier" button and the empty-state text
+
+    def _update_earlier_button(self) -> None:
+        count = len(self._hidden)
+        noun = "message" if count == 1 else "messages"
+        self.earlier_button.setText(f"Show {min(count, PAGE)} earlier {noun} ({count} hidden)")
+        self.earlier_button.setVisible(count > 0)
+
+    def _update_actions(self) -> None:
+        last = len(self.widgets) - 1
+        for index, widget in enumerate(self.widgets):
+            msg = widget.message
+            saved = msg is not None and msg.id > 0
+            widget.set_actions(
+                can_edit=saved and not self.generating,
+                can_regenerate=(
+                    index == last
+                    and saved
+                    and not self.generating
+                    and msg is not None
+                    and msg.outcome != Outcome.STREAMING
+                ),
+            )

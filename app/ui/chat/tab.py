@@ -1,0 +1,478 @@
+"""The Chat tab: conversation list on the left, the conversation on the right."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.backend import Outcome
+from app.core.billing.errors import BudgetExceededError
+from app.core.conversations import Conversation, Message
+from app.core.errors import ParleyError
+from app.core.sampling_defaults import default_sampling
+from app.core.targets import Target
+from app.ui.chat.composer import Composer
+from app.ui.chat.conversation_list import ConversationList
+from app.ui.chat.heap import settle_heap
+from app.ui.chat.message_view import MessageView
+from app.ui.chat.settings_dialog import ConversationSettingsDialog
+from app.ui.chat.style import STYLE
+from app.ui.chat.toolbar import ConversationToolbar
+from app.ui.chat.turn_runner import TurnRunner
+from app.ui.chat.view_model import conversation_target
+from app.ui.providers import open_providers_dialog
+
+if TYPE_CHECKING:
+    from app.core.chat import TurnResult
+    from app.core.context import AppContext
+    from app.ui.compare import CompareView
+    from app.workers import WorkerPool
+    from app.workers.chat_job import TurnFactory
+
+logger = logging.getLogger(__name__)
+
+NO_MODEL = "No model is installed yet. Add one in the Models tab, then send again."
+
+
+class BudgetWarnings(QObject):
+    """Carries the ledger's budget warnings (raised on a worker thread) to the GUI thread.
+
+    Signals:
+        warning_received(message)
+    """
+
+    warning_received = Signal(str)
+
+    def warn(self, message: str) -> None:
+        self.warning_received.emit(message)
+
+
+class ChatTab(QWidget):
+    """Chat with local and cloud models; every turn runs on the worker pool."""
+
+    def __init__(self, ctx: AppContext, pool: WorkerPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatTab")
+        self.ctx = ctx
+        self.pool = pool
+        self.conversation_id: int | None = None
+        self.settings_dialog: ConversationSettingsDialog | None = None
+        self._search = ""
+        self._pending_prompt = ""
+        self._closing = False
+        self.runner = TurnRunner(pool, self)
+        self.runner.text_received.connect(self._on_text)
+        self.runner.turn_finished.connect(self._on_finished)
+        self.runner.turn_failed.connect(self._on_failed)
+        self.runner.turn_ended.connect(self._on_ended)
+        self.conversations = ConversationList(self)
+        self.conversations.conversation_selected.connect(self.open_conversation)
+        self.conversations.new_requested.connect(self.new_conversation)
+        self.conversations.rename_requested.connect(self.rename_conversation)
+        self.conversations.delete_requested.connect(self.delete_conversation)
+        self.conversations.search_changed.connect(self.search)
+        self.toolbar = ConversationToolbar(self)
+        self.toolbar.target_chosen.connect(self.choose_target)
+        self.toolbar.local_only_toggled.connect(self.set_local_only)
+        self.toolbar.settings_requested.connect(self.open_settings)
+        self.toolbar.providers_requested.connect(self.open_providers)
+        self.toolbar.compare_requested.connect(self.show_compare)
+        self.compare_view: CompareView | None = None
+        self.title = self.toolbar.title
+        self.target_picker = self.toolbar.target_picker
+        self.local_only_button = self.toolbar.local_only_button
+        self.settings_button = self.toolbar.settings_button
+        self.banner = QLabel(self)
+        self.banner.setObjectName("errorBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.hide()
+        self.override_button = QPushButton("Send anyway", self)
+        self.override_button.setToolTip("Let this one request past the budget")
+        self.override_button.clicked.connect(self.override_budget)
+        self.override_button.hide()
+        self.budget_warnings = BudgetWarnings(self)
+        self.budget_warnings.warning_received.connect(self.show_budget_warning)
+        ctx.ledger.on_budget_warning = self.budget_warnings.warn
+        self.view = MessageView(self)
+        self.view.resend_requested.connect(self.resend_edited)
+        self.view.regenerate_requested.connect(self.regenerate)
+        self.composer = Composer(self)
+        self.composer.send_requested.connect(self.send)
+        self.composer.stop_requested.connect(self.stop)
+        self._build_layout()
+        self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.stop_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.stop_shortcut.activated.connect(self.stop)
+        self.setStyleSheet(STYLE)
+        self._recover_interrupted()
+        self._reload_list()
+        ids = self.conversations.ids()
+        self.open_conversation(ids[0] if ids else None)
+
+    def _build_layout(self) -> None:
+        pane = QWidget(self)
+        column = QVBoxLayout(pane)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.toolbar)
+        column.addWidget(self.view, 1)
+        banner_row = QHBoxLayout()
+        banner_row.setContentsMargins(12, 6, 12, 0)
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.override_button)
+        column.addLayout(banner_row)
+        column.addWidget(self.composer)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(pane)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.conversations)
+        splitter.addWidget(self.stack)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setCollapsible(1, False)
+        self.conversations.setMinimumWidth(170)
+        splitter.setSizes([210, 990])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+    # public --------------------------------------------------------------------
+    def refresh(self) -> None:
+        """The tab is shown again: models or conversations may have changed elsewhere."""
+        self._reload_list()
+        self._update_toolbar()
+
+    def shutdown(self) -> None:
+        """The window closes: stop the answer and wait until its partial text is stored."""
+        self._closing = True
+        if self.compare_view is not None:
+            self.compare_view.shutdown()
+        self.runner.shutdown()
+
+    def show_compare(self) -> None:
+        """Compare replaces the conversation pane; built on first use to keep start-up lean."""
+        if self.compare_view is None:
+            # Imported here: app.ui.compare reuses this package's widgets.
+            from app.ui.compare import CompareView
+
+            self.compare_view = CompareView(self.ctx, self.pool, self)
+            self.compare_view.back_requested.connect(self.show_chat)
+            self.compare_view.conversation_open_requested.connect(self.open_from_compare)
+            self.stack.addWidget(self.compare_view)
+        else:
+            self.compare_view.refresh()
+        self.stack.setCurrentWidget(self.compare_view)
+
+    def show_chat(self) -> None:
+        self.stack.setCurrentIndex(0)
+
+    def open_from_compare(self, conversation_id: int) -> None:
+        self._reload_list()
+        self.open_conversation(conversation_id)
+
+    def open_providers(self) -> None:
+        dialog = open_providers_dialog(self.ctx, self.pool, self)
+        dialog.providers_changed.connect(self.refresh)
+
+    @property
+    def generating(self) -> bool:
+        return self.runner.running
+
+    def current_conversation(self) -> Conversation | None:
+        if self.conversation_id is None:
+            return None
+        try:
+            return self.ctx.store.get(self.conversation_id)
+        except ParleyError:
+            return None
+
+    # conversations -------------------------------------------------------------
+    def open_conversation(self, conversation_id: int | None) -> None:
+        self.show_chat()
+        self.view.clear_messages()
+        self.conversation_id = conversation_id
+        self.hide_error()
+        if conversation_id is not None:
+            messages = self.ctx.store.messages(conversation_id)
+            self.view.set_messages(messages)
+            self._attach_live(messages)
+            self.conversations.select(conversation_id, notify=False)
+        self._update_toolbar()
+        self.view.scroll_to_bottom()
+        settle_heap()
+
+    def new_conversation(self) -> None:
+        conv = self.current_conversation()
+        if conv is not None and not self.view.widgets and not self._is_running_in(conv.id):
+            self.composer.editor.setFocus()  # this one is still empty: use it
+            return
+        target = self.target_picker.current_target() or self._default_target_text()
+        self.open_conversation(self._create_conversation(target).id)
+        self.composer.editor.setFocus()
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        self.ctx.store.rename(conversation_id, title)
+        self._reload_list()
+        self._update_title()
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        if self._is_running_in(conversation_id):
+            self.show_error("Stop the answer that is being written before deleting this "
+                            "conversation.")  # fmt: skip
+            return
+        self.ctx.store.delete(conversation_id)
+        self._reload_list()
+        if conversation_id == self.conversation_id:
+            ids = self.conversations.ids()
+            self.open_conversation(ids[0] if ids else None)
+
+    def search(self, text: str) -> None:
+        self._search = text
+        self._reload_list()
+
+    def choose_target(self, target: str) -> None:
+        conv = self.current_conversation()
+        if conv is not None:
+            self.ctx.store.set_target(conv.id, target)
+            self._redefault_sampling(conv, target)
+        self._update_toolbar(target)
+
+    def _redefault_sampling(self, conv: Conversation, target: str) -> None:
+        """An unused conversation on its old model's defaults takes the new model's."""
+        old = conversation_target(conv, self.ctx.default_target())
+        if self.view.widgets or self.ctx.store.messages(conv.id):
+            return
+        if conv.sampling == default_sampling(old.model if old else ""):
+            new_defaults = default_sampling(Target.parse(target).model)
+            self.ctx.store.set_sampling(conv.id, new_defaults)
+
+    def set_local_only(self, local_only: bool) -> None:
+        conv = self._ensure_conversation()
+        if conv.local_only != local_only:
+            self.ctx.store.set_local_only(conv.id, local_only)
+
+    def open_settings(self) -> None:
+        conv = self._ensure_conversation()
+        target = conversation_target(conv, self.ctx.default_target())
+        dialog = ConversationSettingsDialog(
+            self.ctx.store, conv, default_sampling(target.model if target else ""), self
+        )
+        dialog.saved.connect(self._on_settings_saved)
+        dialog.finished.connect(self._on_settings_closed)
+        self.settings_dialog = dialog
+        dialog.open()
+
+    # turns ---------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        if self.generating or not text.strip():
+            return
+        conv = self._ensure_conversation()
+        target = self._turn_target(conv)
+        if target is None:
+            return
+        self._pending_prompt = text
+        self.composer.set_text("")
+        self.view.append_message(self._placeholder(conv.id, "user", text))
+        self._start(conv.id, target, functools.partial(self.ctx.chat.send, conv.id, text, target))
+
+    def regenerate(self) -> None:
+        conv = self.current_conversation()
+        if self.generating or conv is None or (target := self._turn_target(conv)) is None:
+            return
+        users = [i for i, w in enumerate(self.view.widgets) if w.role == "user"]
+        self.view.truncate(users[-1] + 1 if users else 0)
+        self._pending_prompt = ""
+        self._start(conv.id, target, functools.partial(self.ctx.chat.regenerate, conv.id, target))
+
+    def resend_edited(self, message_id: int, text: str) -> None:
+        conv = self.current_conversation()
+        if self.generating or conv is None or (target := self._turn_target(conv)) is None:
+            return
+        for index, widget in enumerate(self.view.widgets):
+            if widget.message is not None and widget.message.id == message_id:
+                widget.set_message(dataclasses.replace(widget.message, content=text))
+                self.view.truncate(index + 1)
+                break
+        self._pending_prompt = ""
+        start = functools.partial(self.ctx.chat.resend_edited, message_id, text, target)
+        self._start(conv.id, target, start)
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def _start(self, conversation_id: int, target: Target, start_turn: TurnFactory) -> None:
+        self.hide_error()
+        placeholder = self._placeholder(conversation_id, "assistant", "", target)
+        self.view.start_live(placeholder)
+        self.runner.start(conversation_id, start_turn)
+        self._set_generating(True)
+
+    def _on_text(self, text: str) -> None:
+        if self.runner.text == text:
+            # The first text: the question is stored and may have titled the conversation.
+            self._reload_list()
+            self._update_title()
+        if self.runner.conversation_id == self.conversation_id:
+            self.view.append_live_text(text)
+
+    def _on_finished(self, result: TurnResult) -> None:
+        if self._closing:
+            return
+        if result.conversation_id == self.conversation_id:
+            self.view.finish_live()
+            self.view.set_messages(self.ctx.store.messages(result.conversation_id))
+        self._reload_list()
+        self._update_title()
+
+    def _on_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        self.show_error(message)
+        # A hard budget refused the turn (its question is stored): offer the one-click override.
+        self.override_button.setVisible(message.startswith(BudgetExceededError.PREFIX))
+        cid = self.runner.conversation_id
+        messages = self.ctx.store.messages(cid) if cid is not None else []
+        # A failure after the question was stored (a budget, say) keeps it; Regenerate retries.
+        stored = bool(messages) and messages[-1].role == "user"
+        stored = stored and messages[-1].content == self._pending_prompt
+        if cid is not None and cid == self.conversation_id:
+            self.view.stop_live()
+            self.view.set_messages(messages)
+        if self._pending_prompt and not self.composer.text().strip() and not stored:
+            self.composer.set_text(self._pending_prompt)  # lose nothing the user typed
+        self._reload_list()
+
+    def _on_ended(self) -> None:
+        self._pending_prompt = ""
+        self._set_generating(False)
+        if self._closing:
+            return
+        if self.view.live_widget is not None and self.conversation_id is not None:
+            # Cancelled before it started: nothing was stored.
+            self.view.stop_live()
+            self.view.set_messages(self.ctx.store.messages(self.conversation_id))
+
+    # errors --------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        self.banner.setText(message)
+        self.banner.show()
+
+    def hide_error(self) -> None:
+        self.banner.clear()
+        self.banner.hide()
+        self.override_button.hide()
+
+    def show_budget_warning(self, message: str) -> None:
+        self.show_error(message)
+
+    def override_budget(self) -> None:
+        self.ctx.ledger.override_budget_once()
+        self.regenerate()
+
+    # internals -----------------------------------------------------------------
+    def _set_generating(self, generating: bool) -> None:
+        self.composer.set_generating(generating)
+        self.view.set_generating(generating)
+
+    def _is_running_in(self, conversation_id: int) -> bool:
+        return self.runner.running and self.runner.conversation_id == conversation_id
+
+    def _attach_live(self, messages: list[Message]) -> None:
+        """Reopened the conversation being answered: stream into its last message again."""
+        if not self._is_running_in(self.conversation_id or -1):
+            return
+        last = messages[-1] if messages else None
+        if last is not None and last.role == "assistant" and last.outcome == Outcome.STREAMING:
+            self.view.start_live(last, self.runner.text)
+
+    def _recover_interrupted(self) -> None:
+        """Answers left `streaming` by a crashed process become `interrupted`."""
+        try:
+            self.ctx.chat.recover_interrupted()
+        except ParleyError as exc:
+            logger.warning("could not recover interrupted answers: %s", exc)
+
+    def _reload_list(self) -> None:
+        self.conversations.set_conversations(
+            self.ctx.store.list(self._search), self.conversation_id
+        )
+
+    def _update_title(self) -> None:
+        conv = self.current_conversation()
+        self.toolbar.set_title(conv.title if conv else "New conversation")
+
+    def _update_toolbar(self, target_text: str | None = None) -> None:
+        self._update_title()
+        conv = self.current_conversation()
+        self.toolbar.set_local_only(bool(conv and conv.local_only))
+        if target_text is None:
+            target = conversation_target(conv, self.ctx.default_target())
+            target_text = str(target) if target else ""
+        self.target_picker.set_options(self.ctx.target_options(), target_text)
+
+    def _default_target_text(self) -> str:
+        target = self.ctx.default_target()
+        return str(target) if target else ""
+
+    def _create_conversation(self, target: str) -> Conversation:
+        model = Target.parse(target).model if target else ""
+        conv = self.ctx.store.create(target=target, sampling=default_sampling(model))
+        self._reload_list()
+        return conv
+
+    def _ensure_conversation(self) -> Conversation:
+        conv = self.current_conversation()
+        if conv is None:
+            target = self.target_picker.current_target() or self._default_target_text()
+            conv = self._create_conversation(target)
+            self.conversation_id = conv.id
+            self.conversations.select(conv.id, notify=False)
+        return conv
+
+    def _turn_target(self, conv: Conversation) -> Target | None:
+        target = conversation_target(conv, self.ctx.default_target())
+        if target is None:
+            self.show_error(NO_MODEL)
+        return target
+
+    @staticmethod
+    def _placeholder(
+        conversation_id: int, role: str, text: str, target: Target | None = None
+    ) -> Message:
+        """A message shown before the store has it (id 0); replaced when the turn ends."""
+        return Message(
+            id=0,
+            conversation_id=conversation_id,
+            position=-1,
+            role=role,
+            content=text,
+            created_at=time.time(),
+            backend=target.backend if target else None,
+            model=target.model if target else None,
+            outcome=str(Outcome.STREAMING) if role == "assistant" else None,
+        )
+
+    def _on_settings_saved(self, conversation_id: int) -> None:
+        if conversation_id == self.conversation_id:
+            self._update_toolbar()
+
+    def _on_settings_closed(self, _result: int) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.deleteLater()
+            self.settings_dialog = None

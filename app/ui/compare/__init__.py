@@ -1,0 +1,3 @@
+from app.ui.compare.view import CompareView
+
+__all__ = ["CompareView"]

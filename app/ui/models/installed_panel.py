@@ -1,0 +1,226 @@
+"""Installed models: set active (loaded off the GUI thread), delete, import, use in place."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.model_import import FoundModel, delete_model, find_existing, import_model
+from app.ui.models import format as fmt
+from app.workers import FunctionJob
+
+if TYPE_CHECKING:
+    import threading
+
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    from app.core.context import AppContext
+    from app.core.models import InstalledModel
+    from app.workers import WorkerPool
+
+COLUMNS = ("Name", "Size", "Quantization", "Architecture", "Context", "Path")
+FOUND_COLUMNS = ("Name", "Found in", "Size", "Path")
+
+
+def _activate(ctx: AppContext, name: str, cancel: threading.Event, progress: Any) -> str:
+    model = ctx.catalog.set_active(name)
+    in_folder = model.path.parent == ctx.catalog.models_dir
+    ctx.local.preload(model.name if in_folder else str(model.path))
+    return model.name
+
+
+def _delete(ctx: AppContext, name: str, cancel: threading.Event, progress: Any) -> str:
+    return delete_model(ctx.catalog, ctx.local, name).name
+
+
+def _import(models_dir: Path, path: Path, link: bool, cancel: threading.Event,
+            progress: Any) -> str:  # fmt: skip
+    return import_model(path, models_dir, link=link, cancel=cancel, progress=progress).stem
+
+
+def _find(models_dir: Path, cancel: threading.Event, progress: Any) -> list[FoundModel]:
+    return find_existing(models_dir)
+
+
+def _table(columns: tuple[str, ...], parent: QWidget) -> QTableWidget:
+    table = QTableWidget(0, len(columns), parent)
+    table.setHorizontalHeaderLabels(columns)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+class InstalledPanel(QWidget):
+    """Signals:
+    models_changed(): a model was installed, removed or made active
+    action_finished(str): an activate/delete/import job ended, with its message
+    found_loaded(int): GGUFs found elsewhere were listed (their count)
+    """
+
+    models_changed = Signal()
+    action_finished = Signal(str)
+    found_loaded = Signal(int)
+
+    def __init__(self, ctx: AppContext, pool: WorkerPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.pool = pool
+        self.models: list[InstalledModel] = []
+        self.found: list[FoundModel] = []
+        self._messages: dict[int, str] = {}  # job id -> what to say when it finishes
+        self.setAcceptDrops(True)
+        self.table = _table(COLUMNS, self)
+        self.empty = QLabel("No local models yet: download one from Find, or drop a .gguf here.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.activate_button = QPushButton("Set active")
+        self.delete_button = QPushButton("Delete…")
+        self.import_button = QPushButton("Import .gguf…")
+        self.activate_button.clicked.connect(self._on_activate_clicked)
+        self.delete_button.clicked.connect(self._on_delete_clicked)
+        self.import_button.clicked.connect(self._on_import_clicked)
+        self.found_table = _table(FOUND_COLUMNS, self)
+        self.use_button = QPushButton("Use in place")
+        self.use_button.clicked.connect(self._on_use_in_place_clicked)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.activate_button, self.delete_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.import_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 2)
+        layout.addWidget(self.empty, 2)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(QLabel("<b>Already on this computer</b> (Hugging Face cache, LM Studio)"))
+        layout.addWidget(self.found_table, 1)
+        layout.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.models = self.ctx.catalog.list()
+        active = self.ctx.catalog.active()
+        self.table.setRowCount(len(self.models))
+        for row, m in enumerate(self.models):
+            cells = (f"{m.name}  (active)" if m == active else m.name, fmt.size(m.size_bytes),
+                     m.quantization or "?", m.architecture,
+                     f"{m.context_length:,}" if m.context_length else "?", str(m.path))  # fmt: skip
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.setVisible(bool(self.models))
+        self.empty.setVisible(not self.models)
+
+    def selected(self) -> InstalledModel | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.models[rows[0].row()] if rows else None
+
+    # actions -------------------------------------------------------------
+    def activate(self, name: str) -> None:
+        self.status.setText(f"Loading {name}…")
+        job = FunctionJob(functools.partial(_activate, self.ctx, name))
+        self._run(job, "local", f"{name} is the active model.")
+
+    def delete(self, name: str) -> None:
+        job = FunctionJob(functools.partial(_delete, self.ctx, name))
+        self._run(job, "local", f"Deleted {name}.")
+
+    def import_paths(self, paths: list[Path], link: bool = False) -> None:
+        for path in paths:
+            job = FunctionJob(functools.partial(_import, self.ctx.catalog.models_dir, path, link))
+            verb = "Using" if link else "Imported"
+            self.status.setText(f"Importing {path.name}…")
+            self._run(job, "io", f"{verb} {path.name}.")
+
+    def find_elsewhere(self) -> None:
+        job = FunctionJob(functools.partial(_find, self.ctx.catalog.models_dir))
+        job.finished.connect(self._on_found)
+        job.failed.connect(self._on_failed)
+        self.pool.submit(job, "io")
+
+    def _run(self, job: FunctionJob, lane: str, message: str) -> None:
+        self._messages[job.job_id] = message
+        job.finished.connect(self._on_action_finished)
+        job.failed.connect(self._on_failed)
+        self.pool.submit(job, lane)
+
+    # slots ------------------------------------------------------------------
+    def _on_activate_clicked(self) -> None:
+        if m := self.selected():
+            self.activate(m.name)
+
+    def _on_delete_clicked(self) -> None:
+        m = self.selected()
+        if m is None:
+            return
+        linked = m.path.is_symlink()
+        what = "the link (your file stays where it is)" if linked else fmt.size(m.size_bytes)
+        answer = QMessageBox.question(self, "Delete model", f"Delete {m.name}? This frees {what}.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete(m.name)
+
+    def _on_import_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a model", str(Path.home()),
+                                              "GGUF models (*.gguf)")  # fmt: skip
+        if path:
+            self.import_paths([Path(path)])
+
+    def _on_use_in_place_clicked(self) -> None:
+        rows = self.found_table.selectionModel().selectedRows()
+        if rows:
+            self.import_paths([self.found[rows[0].row()].path], link=True)
+
+    def _on_action_finished(self, job_id: int, result: object) -> None:
+        message = self._messages.pop(job_id, "Done.")
+        self.status.setText(message)
+        self.refresh()
+        self.find_elsewhere()
+        self.models_changed.emit()
+        self.action_finished.emit(message)
+
+    def _on_failed(self, job_id: int, message: str) -> None:
+        self._messages.pop(job_id, None)
+        self.status.setText(message)
+        self.refresh()
+        self.action_finished.emit(message)
+
+    def _on_found(self, job_id: int, found: list[FoundModel]) -> None:
+        self.found = found
+        self.found_table.setRowCount(len(found))
+        for row, f in enumerate(found):
+            for col, text in enumerate((f.name, f.source, fmt.size(f.size), str(f.path))):
+                self.found_table.setItem(row, col, QTableWidgetItem(text))
+        self.use_button.setEnabled(bool(found))
+        self.found_loaded.emit(len(found))
+
+    # drag and drop ----------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.toLocalFile().lower().endswith(".gguf") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls()
+                 if u.toLocalFile().lower().endswith(".gguf")]  # fmt: skip
+        if paths:
+            event.acceptProposedAction()
+            self.import_paths(paths)

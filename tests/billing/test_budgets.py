@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from app.core.backend import GenerationRequest, GenerationResult, Outcome, TokenSource, Usage
+from app.core.billing.budgets import BudgetBook, period_start
+from app.core.billing.errors import BudgetError, BudgetExceededError
+from app.core.targets import Target
+from tests.billing.conftest import result
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from app.core.context import AppContext
+    from app.core.ledger import Ledger
+    from app.core.storage import Database
+
+
+class CountingCloud:
+    """A cloud backend that only counts how often it was asked (nothing leaves the test)."""
+
+    name = "mistral"
+    provider = "mistral"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def stream(
+        self, request: GenerationRequest, cancel: threading.Event
+    ) -> Generator[str, None, GenerationResult]:
+        self.calls += 1
+        yield "ok"
+        return GenerationResult("ok", Outcome.DONE, Usage(10, 1, TokenSource.REPORTED),
+                                "mistral", "mistral", request.model, 0.1, 0.2)  # fmt: skip
+
+
+def _spend(ledger: Ledger, usd: float, provider: str = "mistral") -> None:
+    # mistral-small-2506 output is 0.30 per million tokens.
+    tokens = round(usd / 0.30 * 1e6)
+    ledger.record(result(provider=provider, backend=provider, prompt=0, completion=tokens),
+                  conversation_id=None, message_id=None)  # fmt: skip
+
+
+def _check(ledger: Ledger, **kw: object) -> list[str]:
+    args: dict[str, object] = {
+        "conversation_id": None, "backend": "mistral", "provider": "mistral",
+        "model": "mistral-small-2506", "project": None, "messages": [], "max_tokens": 1000,
+    }  # fmt: skip
+    return ledger.preflight(**(args | kw))  # type: ignore[arg-type]
+
+
+def test_warning_when_a_request_would_pass_80_percent(ledger: Ledger) -> None:
+    warned: list[str] = []
+    ledger.on_budget_warning = warned.append
+    ledger.budgets.set(1.0, "day")
+    _spend(ledger, 0.5)
+    assert _check(ledger) == []
+    _spend(ledger, 0.35)
+    assert _check(ledger) == warned
+    assert len(warned) == 1
+    assert "daily overall budget (USD 1.00)" in warned[0]
+    assert "85 %" in warned[0]
+
+
+def test_hard_budget_refuses_a_cloud_request_whose_worst_case_crosses_it(ledger: Ledger) -> None:
+    ledger.on_budget_warning = lambda _m: None
+    ledger.budgets.set(1.0, "month", provider="mistral", hard=True)
+    _spend(ledger, 0.999)
+    with pytest.raises(BudgetExceededError, match="monthly provider mistral budget") as exc:
+        _check(ledger, max_tokens=10_000)
+    assert "Nothing was sent" in str(exc.value)
+    # A local request is never refused by a budget.
+    _check(ledger, backend="local", provider="llama.cpp")
+    # Another provider is not covered by this budget.
+    _check(ledger, provider="deepinfra", backend="deepinfra")
+
+
+def test_project_budgets_only_count_their_project(ledger: Ledger, db: Database) -> None:
+    ledger.budgets.set(1.0, "day", project="acme", hard=True)
+    ledger.record(result(completion=3_000_000), conversation_id=None, message_id=None,
+                  project="other")  # fmt: skip
+    status = ledger.budgets.statuses(time.time())[0]
+    assert status.spent == 0.0
+    ledger.record(result(completion=3_400_000), conversation_id=None, message_id=None,
+                  project="acme")  # fmt: skip
+    with pytest.raises(BudgetExceededError, match="project acme"):
+        _check(ledger, project="acme")
+    _check(ledger, project="other")
+
+
+def test_spend_in_another_currency_is_flagged_not_summed(ledger: Ledger) -> None:
+    ledger.prices.set("scaleway", "m", 100.0, 100.0, currency="EUR")
+    ledger.record(result(provider="scaleway", backend="scaleway", model="m"),
+                  conversation_id=None, message_id=None)  # fmt: skip
+    _spend(ledger, 0.1)
+    budget = ledger.budgets.set(10.0, "day")
+    status = ledger.budgets.status(budget, time.time())
+    assert status.spent == pytest.approx(0.1, rel=1e-3)
+    assert status.other_currency_rows == 1
+    assert status.to_dict()["currency_mismatch_rows"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"amount": -1.0, "period": "day"}, "more than 0"),
+        ({"amount": float("nan"), "period": "day"}, "not a number"),
+        ({"amount": 1.0, "period": "week"}, "Unknown budget period"),
+        ({"amount": 1.0, "period": "day", "provider": "a", "project": "b"}, "not both"),
+        ({"amount": 1.0, "period": "day", "warn_at": 1.5}, "threshold"),
+    ],
+)
+def test_bad_budgets_are_rejected(db: Database, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(BudgetError, match=message):
+        BudgetBook(db).set(**kwargs)  # type: ignore[arg-type]
+
+
+def test_setting_a_budget_again_replaces_it(db: Database) -> None:
+    book = BudgetBook(db)
+    book.set(1.0, "day", provider="mistral")
+    book.set(2.0, "day", provider="mistral", hard=True)
+    (only,) = book.all()
+    assert only.amount == 2.0 and only.hard
+
+
+def test_period_start_is_local_midnight_and_first_of_month() -> None:
+    now = time.time()
+    day = period_start("day", now)
+    month = period_start("month", now)
+    assert month <= day <= now < day + 25 * 3600
+    assert time.localtime(month).tm_mday == 1
+
+
+def test_chat_refused_by_a_hard_budget_sends_nothing(ctx: AppContext) -> None:
+    cloud = CountingCloud()
+    ctx.backends.register("mistral", lambda: cloud)
+    ctx.ledger.on_budget_warning = lambda _m: None
+    ctx.ledger.budgets.set(0.0001, "day", hard=True)
+    conv = ctx.store.create(target="mistral:mistral-small-2506")
+    gen = ctx.chat.send(conv.id, "hello " * 50, Target("mistral", "mistral-small-2506"),
+                        threading.Event())  # fmt: skip
+    with pytest.raises(BudgetExceededError, match="daily overall budget"):
+        next(gen)
+    assert cloud.calls == 0
+    assert ctx.ledger.count() == 0
+    # Without the budget the same request goes through and is billed.
+    ctx.ledger.budgets.delete(ctx.ledger.budgets.all()[0].id)
+    gen = ctx.chat.send(conv.id, "hello", Target("mistral", "mistral-small-2506"),
+                        threading.Event())  # fmt: skip
+    assert list(gen) == ["ok"]
+    assert cloud.calls == 1
+    assert ctx.ledger.rows()[0].cost_source == "priced"
+
+
+def test_one_click_override_lets_one_request_through(ledger: Ledger) -> None:
+    warned: list[str] = []
+    ledger.on_budget_warning = warned.append
+    ledger.budgets.set(0.0001, "day", hard=True)
+    ledger.override_budget_once()
+    _check(ledger)  # not refused, but still warned
+    assert warned
+    with pytest.raises(BudgetExceededError):
+        _check(ledger)
