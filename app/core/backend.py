@@ -89,10 +89,17 @@ class GenerationResult:
 
     @property
     def tokens_per_second(self) -> float | None:
-        gen_time = self.duration_s - (self.ttft_s or 0.0)
-        if self.usage.completion_tokens < 2 or gen_time <= 0:
-            return None
-        return (self.usage.completion_tokens - 1) / gen_time
+        return tokens_per_second(self.usage.completion_tokens, self.duration_s, self.ttft_s)
+
+
+def tokens_per_second(
+    completion_tokens: int | None, duration_s: float | None, ttft_s: float | None
+) -> float | None:
+    """Generation speed: the tokens after the first over the time after the first."""
+    if not completion_tokens or completion_tokens < 2 or not duration_s:
+        return None
+    gen_time = duration_s - (ttft_s or 0.0)
+    return (completion_tokens - 1) / gen_time if gen_time > 0 else None
 
 
 class Backend(Protocol):

@@ -24,6 +24,7 @@ from app.core.backend import (
     Sampling,
     TokenSource,
     Usage,
+    tokens_per_second,
 )
 from app.core.errors import NotFoundError, ParleyError
 from app.core.targets import LOCAL, Target
@@ -69,10 +70,7 @@ class Column:
 
     @property
     def tokens_per_second(self) -> float | None:
-        if not self.completion_tokens or self.completion_tokens < 2 or not self.duration_s:
-            return None
-        gen = self.duration_s - (self.ttft_s or 0.0)
-        return (self.completion_tokens - 1) / gen if gen > 0 else None
+        return tokens_per_second(self.completion_tokens, self.duration_s, self.ttft_s)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

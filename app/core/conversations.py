@@ -8,7 +8,13 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.core.backend import ChatMessage, GenerationResult, Outcome, Sampling
+from app.core.backend import (
+    ChatMessage,
+    GenerationResult,
+    Outcome,
+    Sampling,
+    tokens_per_second,
+)
 from app.core.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -54,10 +60,7 @@ class Message:
 
     @property
     def tokens_per_second(self) -> float | None:
-        if not self.completion_tokens or self.completion_tokens < 2 or not self.duration_s:
-            return None
-        gen_time = self.duration_s - (self.ttft_s or 0.0)
-        return (self.completion_tokens - 1) / gen_time if gen_time > 0 else None
+        return tokens_per_second(self.completion_tokens, self.duration_s, self.ttft_s)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
