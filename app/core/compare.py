@@ -63,6 +63,7 @@ class Column:
     cost: float | None = None
     currency: str | None = None
     cost_source: str | None = None
+    energy_wh: float | None = None
 
     @property
     def answered(self) -> bool:
@@ -148,7 +149,8 @@ class ComparisonStore:
             raise NotFoundError(f"There is no comparison {comparison_id}.")
         row = rows[0]
         cols = self.db.query(
-            "SELECT c.*, u.cost AS cost, u.currency AS currency, u.cost_source AS cost_source "
+            "SELECT c.*, u.cost AS cost, u.currency AS currency, u.cost_source AS cost_source, "
+            "u.energy_wh AS energy_wh "
             "FROM comparison_columns c LEFT JOIN usage u ON u.id = c.usage_id "
             "WHERE c.comparison_id = ? ORDER BY c.position",
             (comparison_id,),
@@ -173,7 +175,7 @@ def _column(row: Any) -> Column:
         prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
         token_source=row["token_source"], ttft_s=row["ttft_s"], duration_s=row["duration_s"],
         usage_id=row["usage_id"], cost=row["cost"], currency=row["currency"],
-        cost_source=row["cost_source"],
+        cost_source=row["cost_source"], energy_wh=row["energy_wh"],
     )  # fmt: skip
 
 

@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from app.core import hub
 from app.core.download_sink import Sink
 from app.core.errors import ModelError, ParleyError
@@ -40,6 +38,8 @@ from app.core.starter import is_verified, mark_verified
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
+
+    import httpx
 
     from app.core.hub import RemoteFile, RemoteModel
 
@@ -210,6 +210,7 @@ class _Transfer:
         return size
 
     def run(self) -> bool:
+        import httpx
         attempt = 0
         while self.done < self.info.size or not self.part.exists():
             if self.cancel.is_set():
@@ -409,6 +410,7 @@ def download_model(
     revision: str = "main",
 ) -> list[DownloadResult] | None:
     """Every part of a model, one after another, with one progress over all of them."""
+    import httpx
     for f in model.files:
         target_path(models_dir, f.path)  # refuse unsafe names before any byte moves
     if not model.complete:

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import quote
 
-import httpx
-
 from app import __version__
 from app.core.errors import ModelError, ParleyError
 from app.core.gguf import GGUFHeader, read_header
@@ -27,13 +25,15 @@ from app.core.gguf import GGUFHeader, read_header
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import httpx
     from huggingface_hub import HfApi
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_QUERY = "Mistral-Small-3"
 SORTS = {"downloads": "downloads", "likes": "likes", "updated": "last_modified"}
 HEADER_PROBES = (4 << 20, 16 << 20, 64 << 20)  # bytes fetched to read a header, growing
-TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+# connect, read, write, pool (seconds); httpx is imported on first use to keep start-up lean
+TIMEOUTS = {"connect": 10.0, "read": 30.0, "write": 30.0, "pool": 10.0}
 SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 _QUANT = re.compile(
     r"(?<![A-Za-z0-9])(I?Q\d(?:_[0-9A-Z]+)*|BF16|F16|F32|TQ\d_0|MXFP4(?:_MOE)?)(?![A-Za-z0-9])",
@@ -128,10 +128,11 @@ def _api() -> HfApi:
 def http_client() -> httpx.Client:
     """A client for hub file bytes: follows redirects to the CDN (httpx drops the
     Authorization header when a redirect leaves the hub's origin)."""
+    import httpx
     headers = {"User-Agent": f"Parley/{__version__}"}
     if token := hf_token():
         headers["Authorization"] = f"Bearer {token}"
-    return httpx.Client(follow_redirects=True, timeout=TIMEOUT, headers=headers)
+    return httpx.Client(follow_redirects=True, timeout=httpx.Timeout(**TIMEOUTS), headers=headers)
 
 
 def resolve_url(repo_id: str, path: str, revision: str = "main") -> str:
@@ -149,6 +150,7 @@ def _check_online() -> None:
 @contextmanager
 def hub_errors(what: str, repo_id: str = "") -> Iterator[None]:
     """Turn huggingface_hub and httpx failures into errors that say what to do."""
+    import httpx
     from huggingface_hub import errors as hf
 
     try:
@@ -353,6 +355,7 @@ def fetch_header(
     repo_id: str, path: str, revision: str = "main", client: httpx.Client | None = None
 ) -> tuple[GGUFHeader, int]:
     """Parse a remote GGUF's header from its first megabytes; also return the file's size."""
+    import httpx
     _check_online()
     own = client is None
     client = client or http_client()

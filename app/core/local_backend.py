@@ -28,8 +28,6 @@ from app.core.backend import (
 )
 from app.core.context_fit import fit_messages
 from app.core.errors import ModelError
-from app.core.hardware import gpu_offload_supported, physical_cores
-from app.core.load_guard import gpu_layers_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
@@ -69,6 +67,9 @@ class _Loaded:
 
 
 def default_load_options(n_ctx: int) -> LoadOptions:
+    # Imported here: the hardware probe is only needed once a model loads.
+    from app.core.hardware import gpu_offload_supported, physical_cores
+
     gpu = gpu_offload_supported()
     return LoadOptions(
         n_ctx=n_ctx,
@@ -219,6 +220,8 @@ class LocalBackend:
         import llama_cpp
 
         # Refuse a model that can't fit; offload only the layers the GPU holds.
+        from app.core.load_guard import gpu_layers_for
+
         gpu_layers = gpu_layers_for(model, options.n_ctx, options.n_gpu_layers)
         t0 = time.monotonic()
         try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.core.errors import ModelError, UnknownTargetError
 from app.core.gguf import GGUFHeader, read_gguf
@@ -75,17 +78,63 @@ def _size_with_parts(path: Path) -> int:
     return sum(p.stat().st_size for p in parts if p.exists())
 
 
+INDEX_NAME = ".parley-models.json"
+_index_lock = threading.Lock()
+_indexes: dict[Path, dict[str, dict[str, Any]]] = {}
+
+
 def describe(path: Path) -> InstalledModel:
-    header = header_for(path)
+    """The model's summary, from the folder's index when the file is unchanged.
+
+    Parsing a header walks every token string (15 ms for a small model, more for
+    a large vocabulary), so start-up reads the index instead.
+    """
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns]
+    entry = _index(path.parent).get(path.name)
+    if entry is None or entry.get("stamp") != stamp:
+        header = header_for(path)
+        entry = {
+            "stamp": stamp,
+            "quantization": header.quantization or _quant_from_name(path.stem),
+            "architecture": header.architecture,
+            "context_length": header.context_length,
+            "parameters": header.parameter_count,
+        }
+        _remember(path, entry)
     return InstalledModel(
         name=path.stem,
         path=path,
         size_bytes=_size_with_parts(path),
-        quantization=header.quantization or _quant_from_name(path.stem),
-        architecture=header.architecture,
-        context_length=header.context_length,
-        parameters=header.parameter_count,
+        quantization=entry["quantization"],
+        architecture=entry["architecture"],
+        context_length=entry["context_length"],
+        parameters=entry["parameters"],
     )
+
+
+def _index(folder: Path) -> dict[str, dict[str, Any]]:
+    with _index_lock:
+        if folder not in _indexes:
+            try:
+                loaded = json.loads((folder / INDEX_NAME).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                loaded = {}
+            _indexes[folder] = loaded if isinstance(loaded, dict) else {}
+        return _indexes[folder]
+
+
+def _remember(path: Path, entry: dict[str, Any]) -> None:
+    folder = path.parent
+    with _index_lock:
+        index = _indexes.setdefault(folder, {})
+        index[path.name] = entry
+        try:  # a cache: a read-only folder just means parsing again next time
+            tmp = folder / f"{INDEX_NAME}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(index), encoding="utf-8")
+            os.replace(tmp, folder / INDEX_NAME)
+        except OSError:
+            pass
 
 
 def _quant_from_name(stem: str) -> str | None:

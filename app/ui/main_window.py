@@ -6,20 +6,46 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import QMainWindow, QTabWidget
+from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from app import APP_NAME
-from app.ui.about import AboutDialog
-from app.ui.billing import BillingTab
 from app.ui.chat import ChatTab
-from app.ui.first_run import offer_first_run
-from app.ui.models import ModelsTab
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.core.context import AppContext
+    from app.ui.billing import BillingTab
+    from app.ui.models import ModelsTab
     from app.workers import WorkerPool
+
+MODELS, BILLING = 1, 2
+
+
+class LazyTab(QWidget):
+    """A tab whose real content is built (and its modules imported) when first shown.
+
+    Start-up pays only for the Chat tab; the others build in a few milliseconds on
+    their first click.
+    """
+
+    def __init__(self, build: Callable[[], QWidget], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._build = build
+        self.content: QWidget | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+
+    def ensure_built(self) -> QWidget:
+        if self.content is None:
+            self.content = self._build()
+            self._layout.addWidget(self.content)
+        return self.content
+
+    def refresh(self) -> None:
+        refresh = getattr(self.ensure_built(), "refresh", None)
+        if callable(refresh):
+            refresh()
 
 
 class MainWindow(QMainWindow):
@@ -33,19 +59,38 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.chat_tab = ChatTab(ctx, pool, self)
-        self.models_tab = ModelsTab(ctx, pool, self)
-        self.billing_tab = BillingTab(ctx, pool, self)
+        self._models = LazyTab(self._build_models, self)
+        self._billing = LazyTab(self._build_billing, self)
         self.tabs.addTab(self.chat_tab, "Chat")
-        self.tabs.addTab(self.models_tab, "Models")
-        self.tabs.addTab(self.billing_tab, "Billing")
+        self.tabs.addTab(self._models, "Models")
+        self.tabs.addTab(self._billing, "Billing")
         self.tabs.currentChanged.connect(self._on_tab_changed)
-        self.billing_tab.conversation_open_requested.connect(self.open_conversation)
         self.setCentralWidget(self.tabs)
         for index in range(3):
             QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, self._tab_switcher(index))
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(f"&About {APP_NAME}…", self.show_about)
         self._first_shown = False
+
+    @property
+    def models_tab(self) -> ModelsTab:
+        return self._models.ensure_built()  # type: ignore[return-value]
+
+    @property
+    def billing_tab(self) -> BillingTab:
+        return self._billing.ensure_built()  # type: ignore[return-value]
+
+    def _build_models(self) -> QWidget:
+        from app.ui.models import ModelsTab
+
+        return ModelsTab(self.ctx, self.pool)
+
+    def _build_billing(self) -> QWidget:
+        from app.ui.billing import BillingTab
+
+        tab = BillingTab(self.ctx, self.pool)
+        tab.conversation_open_requested.connect(self.open_conversation)
+        return tab
 
     def _tab_switcher(self, index: int) -> Callable[[], None]:
         return lambda: self.tabs.setCurrentIndex(index)
@@ -62,6 +107,8 @@ class MainWindow(QMainWindow):
         self.chat_tab.open_conversation(conversation_id)
 
     def show_about(self) -> None:
+        from app.ui.about import AboutDialog
+
         dialog = AboutDialog(self)
         dialog.exec()
         dialog.deleteLater()
@@ -74,19 +121,23 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._offer_first_run)
 
     def _offer_first_run(self) -> None:
+        if self.ctx.catalog.list():
+            return  # the usual case: a model is installed, nothing to offer or import
+        from app.ui.first_run import offer_first_run
+
         if (dialog := offer_first_run(self.ctx, self.pool, self)) is not None:
             dialog.model_installed.connect(self._on_model_installed)
 
     def _on_model_installed(self, _path: str) -> None:
-        for tab in (self.chat_tab, self.models_tab):
-            refresh = getattr(tab, "refresh", None)
-            if callable(refresh):
-                refresh()
+        self.chat_tab.refresh()
+        if self._models.content is not None:
+            self._models.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # Stop generation (the partial answer is saved as `stopped`) and pause downloads
         # (they resume at the next start).
         self.chat_tab.shutdown()
-        self.models_tab.shutdown()
+        if self._models.content is not None:
+            self.models_tab.shutdown()
         self.pool.shutdown()
         super().closeEvent(event)

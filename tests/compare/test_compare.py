@@ -82,6 +82,8 @@ def test_columns_stream_separately_and_each_is_billed(
         assert row.tag == COMPARE_TAG
         assert row.completion_tokens == column.completion_tokens
         assert row.to_dict()["cost"] == column.cost
+        if column.target.backend == "local":
+            assert column.energy_wh is not None and column.energy_wh > 0
     # saved, and reopened the same
     assert ComparisonStore(ctx.db).get(comparison.id) == comparison
 

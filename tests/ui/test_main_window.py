@@ -60,7 +60,7 @@ def test_a_ledger_row_opens_its_conversation(
     ctx.store.add_user_message(conv.id, "From the bill")
     other = ctx.store.create()
     window.chat_tab.open_conversation(other.id)
-    window.tabs.setCurrentWidget(window.billing_tab)
+    window.tabs.setCurrentIndex(2)
     window.billing_tab.conversation_open_requested.emit(conv.id)
     assert window.tabs.currentWidget() is window.chat_tab
     assert window.chat_tab.conversation_id == conv.id

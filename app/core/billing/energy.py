@@ -10,16 +10,15 @@ Estimated: the device wattage the user set, times the request's duration.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import ctypes
     from collections.abc import Sequence
 
 logger = logging.getLogger(__name__)
@@ -88,6 +87,8 @@ class NvmlMeter:
     name = "nvml"
 
     def __init__(self) -> None:
+        import ctypes  # only when energy is first measured, not at start-up
+
         self._lib: ctypes.CDLL | None = None
         self._handles: list[ctypes.c_void_p] = []
         try:
@@ -113,6 +114,8 @@ class NvmlMeter:
     def read_j(self) -> float | None:
         if self._lib is None or not self._handles:
             return None
+        import ctypes
+
         total = 0
         for handle in self._handles:
             mj = ctypes.c_ulonglong(0)
@@ -162,6 +165,8 @@ class EnergyMonitor:
 
 def device_class() -> str:
     """A cheap guess used only for the default wattage."""
+    import platform
+
     if sys.platform == "darwin" and platform.machine() == "arm64":
         return "apple"
     if os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 from dataclasses import dataclass
@@ -182,6 +181,8 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
     except ValueError:
         pass
     try:
+        import email.utils  # only for an HTTP-date Retry-After
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

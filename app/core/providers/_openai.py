@@ -10,8 +10,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from app.core.backend import GenerationRequest, GenerationResult, Outcome
 from app.core.http import shared_client
 from app.core.providers._common import (
@@ -35,6 +33,8 @@ from app.core.providers._sse import DONE, SSEDecoder, parse_chunk
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
     from threading import Event
+
+    import httpx
 
     from app.core.secrets import KeyStore
 
@@ -91,6 +91,7 @@ class OpenAICompatBackend:
         self.guard.key()
 
     def timeout(self) -> httpx.Timeout:
+        import httpx
         c = self.config
         return httpx.Timeout(
             connect=c.option_float("connect_timeout_s", 10.0),
@@ -107,6 +108,7 @@ class OpenAICompatBackend:
 
     def list_models(self) -> list[str]:
         """Model ids from GET {base}/models; raises a `ProviderError` on failure."""
+        import httpx
         self.guard.check_online()
         key = self.guard.key()
         try:
@@ -131,6 +133,7 @@ class OpenAICompatBackend:
     def stream(
         self, request: GenerationRequest, cancel: Event
     ) -> Generator[str, None, GenerationResult]:
+        import httpx
         started = time.monotonic()
         self.guard.check_online()
         key = self.guard.key()
@@ -173,6 +176,7 @@ class OpenAICompatBackend:
         attempt: int,
         key: str | None,
     ) -> Generator[str, None, GenerationResult]:
+        import httpx
         who = self.config.display_name
         decoder = SSEDecoder()
         parts: list[str] = []
@@ -239,6 +243,7 @@ class OpenAICompatBackend:
     def _transport_error(
         self, exc: httpx.HTTPError, key: str | None, *, mid_answer: bool
     ) -> ProviderError:
+        import httpx
         who = self.config.display_name
         where = self.config.base_url
         why = scrub(str(exc) or type(exc).__name__, key)

@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from app.core.http import shared_client
 from app.core.providers._common import Guard, status_error
 from app.core.providers._errors import ConnectFailedError, ProviderError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,7 @@ def _num[T: (int, float)](value: Any, kind: type[T]) -> T | None:
 def fetch_offers(
     guard: Guard, model_id: str, client: Callable[[], httpx.Client] = shared_client
 ) -> list[RouterOffer]:
+    import httpx
     config = guard.config
     guard.check_online()
     key = guard.key()

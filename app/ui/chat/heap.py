@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 
+_settled = False
+
 
 def settle_heap() -> None:
     """Move what is alive now (the open conversation's widgets) out of the cyclic GC's sight.
@@ -12,6 +14,10 @@ def settle_heap() -> None:
     open, which would stall a streaming answer. Frozen objects are skipped; unfreezing
     first lets the previous conversation's garbage be collected now, while opening.
     """
-    gc.unfreeze()
-    gc.collect()
+    global _settled
+    if _settled:
+        gc.unfreeze()
+        gc.collect()
+    # The first time (start-up) there is next to no garbage yet: skip the full pass.
+    _settled = True
     gc.freeze()

@@ -30,16 +30,15 @@ from app.ui.chat.composer import Composer
 from app.ui.chat.conversation_list import ConversationList
 from app.ui.chat.heap import settle_heap
 from app.ui.chat.message_view import MessageView
-from app.ui.chat.settings_dialog import ConversationSettingsDialog
 from app.ui.chat.style import STYLE
 from app.ui.chat.toolbar import ConversationToolbar
 from app.ui.chat.turn_runner import TurnRunner
 from app.ui.chat.view_model import conversation_target
-from app.ui.providers import open_providers_dialog
 
 if TYPE_CHECKING:
     from app.core.chat import TurnResult
     from app.core.context import AppContext
+    from app.ui.chat.settings_dialog import ConversationSettingsDialog
     from app.ui.compare import CompareView
     from app.workers import WorkerPool
     from app.workers.chat_job import TurnFactory
@@ -187,6 +186,8 @@ class ChatTab(QWidget):
         self.open_conversation(conversation_id)
 
     def open_providers(self) -> None:
+        from app.ui.providers import open_providers_dialog  # dialogs load when first opened
+
         dialog = open_providers_dialog(self.ctx, self.pool, self)
         dialog.providers_changed.connect(self.refresh)
 
@@ -270,6 +271,8 @@ class ChatTab(QWidget):
     def open_settings(self) -> None:
         conv = self._ensure_conversation()
         target = conversation_target(conv, self.ctx.default_target())
+        from app.ui.chat.settings_dialog import ConversationSettingsDialog
+
         dialog = ConversationSettingsDialog(
             self.ctx.store, conv, default_sampling(target.model if target else ""), self
         )

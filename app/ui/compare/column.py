@@ -132,6 +132,8 @@ def figures_text(c: Column) -> str:
         estimated = c.token_source == "counted" and c.target.backend != "local"
         suffix = " (estimated)" if estimated else ""
         parts.append(f"{c.prompt_tokens or 0} + {c.completion_tokens} tokens{suffix}")
+    if c.energy_wh is not None:
+        parts.append(f"{c.energy_wh * 1000:.2f} mWh")
     if c.cost is None:
         parts.append("no price")
     else:
