@@ -71,9 +71,9 @@ def main(out: Path) -> None:
     ]
     for delay, action in steps:
         QTimer.singleShot(delay, action)  # type: ignore[arg-type]
-    app.exec()
-    pool.shutdown()
-    ctx.close()
+    from app.ui.app import finish
+
+    finish(app.exec(), pool, ctx)
 
 
 if __name__ == "__main__":

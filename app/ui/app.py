@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
@@ -17,6 +18,9 @@ from app.core.errors import ParleyError
 from app.core.paths import data_dir, log_path
 from app.logs import configure_logging
 from app.ui.resources import icon_path
+
+if TYPE_CHECKING:
+    from app.workers import WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +65,21 @@ def run_gui(argv: list[str] | None = None) -> int:
     window.show()
     if os.environ.get(EXIT_AFTER_SHOWN_ENV):
         _report_shown_and_quit(app)
-    try:
-        return app.exec()
-    finally:
-        pool.shutdown()
-        ctx.close()
+    return finish(app.exec(), pool, ctx)
+
+
+def finish(code: int, pool: WorkerPool, ctx: AppContext) -> int:
+    """After the event loop: stop the workers, close the store, and leave."""
+    stopped = pool.shutdown()
+    ctx.close()
+    if not stopped:
+        # A network call is still blocked in a library's retry loop. Everything is saved;
+        # leave without running Qt's destructors, which abort on a running thread.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _report_shown_and_quit(app: QApplication) -> None:

@@ -40,6 +40,7 @@ class WorkerPool(QObject):
         self._queues: dict[str, queue.SimpleQueue[Job | None]] = {}
         self._threads: list[Lane] = []
         self._active: dict[int, Job] = {}
+        self._stuck: list[Lane] = []  # kept referenced: destroying a running QThread aborts
         for name, width in (lanes or DEFAULT_LANES).items():
             q: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
             self._queues[name] = q
@@ -63,17 +64,28 @@ class WorkerPool(QObject):
         for job in list(self._active.values()):
             job.cancel()
 
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Cancel everything, let running jobs wind down, stop the threads."""
+    def shutdown(self, timeout_ms: int = 10_000, io_timeout_ms: int = 2_000) -> bool:
+        """Cancel everything, let running jobs wind down, stop the threads.
+
+        The local lane gets `timeout_ms` (a stopped answer must reach the store);
+        network and file lanes get `io_timeout_ms`, since a call blocked in a
+        library's retry loop can't be interrupted. Returns False when a thread is
+        still running: the caller must then not let Qt destroy it (Qt aborts).
+        """
+        if not self._threads:
+            return not self._stuck
         self.cancel_all()
         for name, q in self._queues.items():
             width = sum(1 for t in self._threads if t.objectName() == f"parley-{name}")
             for _ in range(width):
                 q.put(None)
         for thread in self._threads:
-            if not thread.wait(timeout_ms):
+            patience = timeout_ms if thread.objectName() == "parley-local" else io_timeout_ms
+            if not thread.wait(patience):
                 logger.warning("lane %s did not stop in time", thread.objectName())
+                self._stuck.append(thread)
         self._threads.clear()
+        return not self._stuck
 
     def _forget(self, job_id: int) -> None:
         self._active.pop(job_id, None)

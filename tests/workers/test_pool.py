@@ -135,3 +135,20 @@ def test_shutdown_cancels_running_work_and_stops_every_thread(qtbot: QtBot) -> N
     workers.submit(job, lane="io")
     workers.shutdown(timeout_ms=5000)
     assert job.is_cancelled
+
+
+def test_a_lane_stuck_in_a_blocking_call_does_not_hold_up_shutdown(qtbot: QtBot) -> None:
+    workers = WorkerPool({"local": 1, "net": 1})
+    release = threading.Event()
+    running = threading.Event()
+
+    def blocked(cancel: threading.Event, progress: ProgressFn) -> None:
+        running.set()
+        release.wait(30)  # ignores cancel, like a library's retry loop
+
+    workers.submit(FunctionJob(blocked), lane="net")
+    assert running.wait(5)
+    assert workers.shutdown(io_timeout_ms=200) is False
+    release.set()  # let the thread finish so the test leaves nothing running
+    for lane in workers._stuck:
+        assert lane.wait(5000)

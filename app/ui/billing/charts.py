@@ -25,6 +25,17 @@ EMPTY_TEXT = (
 TOP_GROUPS = 12
 
 
+
+INK = "#374151"
+# Tableau 10: distinct, colour-blind friendly, calm on a light background.
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+           "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")  # fmt: skip
+
+
+def series_color(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
 @dataclass(frozen=True, slots=True)
 class Bar:
     lo: float  # the bar's extent along the category axis (x for columns, y for rows)
@@ -40,7 +51,9 @@ class Chart:
     """
 
     def __init__(self, pg: Any, title: str, dates: bool) -> None:
+        # Light background and dark ink, to sit with the rest of the window.
         self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setBackground("w")
         self.widget.ci.setContentsMargins(4, 4, 8, 4)
         self.vb = pg.ViewBox(enableMouse=False, enableMenu=False)
         bottom = pg.DateAxisItem if dates else pg.AxisItem
@@ -51,7 +64,10 @@ class Chart:
         for axis in self.axes.values():
             # "USD (x0.001)" reads badly, and each prefix update re-renders the label.
             axis.autoSIPrefix = False
-        self.widget.addLabel(title, row=0, col=1)
+        for axis in self.axes.values():
+            axis.setPen(INK)
+            axis.setTextPen(INK)
+        self.widget.addLabel(title, row=0, col=1, color=INK)
         self.widget.addItem(self.axes["left"], row=1, col=0)
         self.widget.addItem(self.vb, row=1, col=1)
         self.widget.addItem(self.axes["bottom"], row=2, col=1)
@@ -213,7 +229,7 @@ class ChartsPanel(QWidget):
         xs = [day_start_ts(day, summary.utc_offset_s) + DAY_S / 2 for day in days]
         base = [0.0] * len(days)
         for i, provider in enumerate(providers):
-            color = pg.intColor(i, hues=max(8, len(providers)))
+            color = series_color(i)
             bars = pg.BarGraphItem(x=xs, height=heights[provider], y0=list(base),
                                    width=DAY_S * 0.8, brush=color, pen=color, name=provider)
             plot.add(bars)
@@ -239,7 +255,7 @@ class ChartsPanel(QWidget):
             totals[d.day] = totals.get(d.day, 0) + d.tokens
         days = sorted(totals)
         xs = [day_start_ts(day, summary.utc_offset_s) + DAY_S / 2 for day in days]
-        color = pg.intColor(3)
+        color = series_color(0)
         plot.add(pg.BarGraphItem(x=xs, height=[totals[d] for d in days], width=DAY_S * 0.8,
                                      brush=color, pen=color))  # fmt: skip
         hover = [Bar(x - DAY_S / 2, x + DAY_S / 2,
@@ -266,7 +282,7 @@ class ChartsPanel(QWidget):
         top.reverse()  # largest at the top
         ys = list(range(len(top)))
         plot.add(pg.BarGraphItem(x0=0, y=ys, height=0.6, width=[v for _, v in top],
-                                     brush=pg.intColor(1)))  # fmt: skip
+                                     brush=series_color(1)))  # fmt: skip
         plot.set_ticks("left", [(y, name[:28]) for y, (name, _) in zip(ys, top, strict=True)])
         hover = [Bar(y - 0.4, y + 0.4,
                      f"{name}: {money(v, currency)} over {counts[name]:,} requests")
@@ -282,7 +298,7 @@ class ChartsPanel(QWidget):
         rows.sort(key=lambda r: r[0])
         xs = list(range(len(rows)))
         plot.add(pg.BarGraphItem(x=xs, height=[v for _, v in rows], width=0.6,
-                                     brush=pg.intColor(5)))  # fmt: skip
+                                     brush=series_color(2)))  # fmt: skip
         plot.set_ticks("bottom", [(x, name) for x, (name, _) in zip(xs, rows, strict=True)])
         hover = [Bar(x - 0.4, x + 0.4, f"{name}: {money(v, currency)} per 1k tokens")
                  for x, (name, v) in zip(xs, rows, strict=True)]  # fmt: skip

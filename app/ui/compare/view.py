@@ -67,6 +67,7 @@ class CompareView(QWidget):
     # layout ------------------------------------------------------------
     def _build(self) -> None:
         self.targets = QListWidget()
+        self.targets.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.targets.itemChanged.connect(self._update_run_state)
         self.history = QListWidget()
         self.history.itemActivated.connect(self._open_saved)
@@ -157,11 +158,12 @@ class CompareView(QWidget):
         self.targets.blockSignals(True)
         self.targets.clear()
         for option in self.ctx.target_options():
-            item = QListWidgetItem(f"{option.label}  —  {option.group}")
+            item = QListWidgetItem(option.label)
             item.setData(TARGET_ROLE, str(option.target))
             flags = Qt.ItemFlag.ItemIsUserCheckable
             if option.available:
                 flags |= Qt.ItemFlag.ItemIsEnabled
+                item.setToolTip(" · ".join(filter(None, (option.group, option.detail))))
             else:
                 item.setToolTip(option.reason)
             item.setFlags(flags)
