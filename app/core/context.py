@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from app.core import offline
 from app.core.chat import BackendRegistry, ChatService
 from app.core.conversations import ConversationStore
 from app.core.http import close_shared_client
@@ -60,6 +61,7 @@ class AppContext:
             return bool(settings.get(OFFLINE_MODE, False))
 
         register_providers(backends, provider_store, keys, is_offline)
+        offline.install(is_offline)  # model search and downloads honour it too
         providers = ProviderService(provider_store, keys, backends, ledger, is_offline)
         return cls(root, db, store, ledger, settings, catalog, backends, chat, local, providers)
 

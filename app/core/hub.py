@@ -21,6 +21,7 @@ from urllib.parse import quote
 from app import __version__
 from app.core.errors import ModelError, ParleyError
 from app.core.gguf import GGUFHeader, read_header
+from app.core.offline import offline_mode
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -115,8 +116,12 @@ def hf_token() -> str | None:
         return None
 
 
-def offline() -> bool:
+def env_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def offline() -> bool:
+    return env_offline() or offline_mode()
 
 
 def _api() -> HfApi:
@@ -140,10 +145,15 @@ def resolve_url(repo_id: str, path: str, revision: str = "main") -> str:
 
 
 def _check_online() -> None:
-    if offline():
+    if env_offline():
         raise HubError(
             "Hugging Face is switched off: HF_HUB_OFFLINE is set.",
             "Unset HF_HUB_OFFLINE to search and download models.",
+        )
+    if offline_mode():
+        raise HubError(
+            "Offline mode is on, so Parley sends nothing over the network.",
+            "Turn it off in Settings (Providers) to search and download models.",
         )
 
 

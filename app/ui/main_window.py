@@ -10,16 +10,20 @@ from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from app import APP_NAME
 from app.ui.chat import ChatTab
+from app.workers import FunctionJob
 
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Callable
 
     from app.core.context import AppContext
     from app.ui.billing import BillingTab
     from app.ui.models import ModelsTab
     from app.workers import WorkerPool
+    from app.workers.jobs import ProgressFn
 
 MODELS, BILLING = 1, 2
+PRICE_REFRESH_DELAY_MS = 3000
 
 
 class LazyTab(QWidget):
@@ -117,8 +121,9 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._first_shown:
             self._first_shown = True
-            # After the window is up, so the offer never delays start-up.
+            # After the window is up, so neither delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
+            QTimer.singleShot(PRICE_REFRESH_DELAY_MS, self.refresh_prices_daily)
 
     def _offer_first_run(self) -> None:
         if self.ctx.catalog.list():
@@ -127,6 +132,26 @@ class MainWindow(QMainWindow):
 
         if (dialog := offer_first_run(self.ctx, self.pool, self)) is not None:
             dialog.model_installed.connect(self._on_model_installed)
+
+    def refresh_prices_daily(self) -> FunctionJob | None:
+        """Once a day, for users with an HF provider: the router's prices (issue 6)."""
+        from app.core.billing.costs import reprice_unpriced
+        from app.core.billing.hf_prices import refresh_daily
+        from app.core.providers import ProviderKind
+        from app.core.settings import OFFLINE_MODE
+
+        ctx = self.ctx
+        routers = [c.base_url for c in ctx.providers.store.list() if c.kind is ProviderKind.HF]
+        offline = bool(ctx.settings.get(OFFLINE_MODE, False))
+        if offline or not routers:
+            return None
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> int:
+            if refresh_daily(ctx.ledger.prices, ctx.settings, routers, offline=offline):
+                return reprice_unpriced(ctx.db, ctx.ledger.prices)
+            return 0
+
+        return self.pool.submit(FunctionJob(work), lane="net")  # type: ignore[return-value]
 
     def _on_model_installed(self, _path: str) -> None:
         self.chat_tab.refresh()

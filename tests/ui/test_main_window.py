@@ -103,3 +103,35 @@ def test_a_hard_budget_refuses_then_send_anyway_goes_through(
 
 def server_requests(ctx: AppContext) -> list:  # type: ignore[type-arg]
     return [r for r in ctx.ledger.rows() if r.backend == "pricey"]
+
+
+def test_hf_prices_refresh_once_a_day_for_hf_users(
+    window: MainWindow, ctx: AppContext, qtbot: QtBot
+) -> None:
+    from app.core.billing.hf_prices import REFRESHED_AT
+    from tests.helpers.fault_server import FaultServer
+
+    assert window.refresh_prices_daily() is None  # no HF provider: no request at all
+    router = FaultServer()
+    try:
+        router.models = {"data": [{"id": "mistralai/Mistral-Small-3.2-24B-Instruct-2506",
+                                   "providers": [{"provider": "novita", "status": "live",
+                                                  "pricing": {"input": 0.1, "output": 0.3}}]}]}
+        ctx.providers.add("hf", ProviderKind.HF, base_url=router.base_url)
+        job = window.refresh_prices_daily()
+        assert job is not None
+        wait_ended(window, job.job_id, qtbot)
+        assert ctx.ledger.prices.lookup("novita", "mistralai/Mistral-Small-3.2-24B-Instruct-2506")
+        assert ctx.settings.get(REFRESHED_AT)
+        job = window.refresh_prices_daily()
+        assert job is not None
+        wait_ended(window, job.job_id, qtbot)
+        assert len([r for r in router.requests if r.path.endswith("/models")]) == 1
+    finally:
+        router.close()
+
+
+def wait_ended(window: MainWindow, job_id: int, qtbot: QtBot) -> None:
+    """The pool forgets a job once its `ended` signal (connected at submit) arrives."""
+    qtbot.waitUntil(lambda: all(j.job_id != job_id for j in window.pool.active_jobs()),
+                    timeout=TURN_MS)  # fmt: skip

@@ -18,9 +18,10 @@ from app.core.billing.errors import PriceError
 from app.core.billing.prices import MAX_PRICE_PER_MTOK
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from app.core.billing.prices import PriceBook
+    from app.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +116,28 @@ def refresh_hf_prices(
         updated += 1
     logger.info("refreshed %d router prices at %s", updated, time.strftime("%Y-%m-%d"))
     return RefreshResult(updated, kept, skipped)
+
+
+REFRESHED_AT = "billing.hf_prices_refreshed_at"  # settings key: unix time of the last refresh
+REFRESH_EVERY_S = 24 * 3600
+
+
+def refresh_daily(
+    book: PriceBook,
+    settings: Settings,
+    router_urls: Sequence[str],
+    *,
+    offline: bool,
+    now: float | None = None,
+    fetch: Callable[[str], Any] = fetch_router_models,
+) -> RefreshResult | None:
+    """Refresh router prices once a day, and only for a user who set up an HF provider
+    (`router_urls`: their routers) and has not switched Parley offline. None: not due."""
+    now = time.time() if now is None else now
+    last = float(settings.get(REFRESHED_AT, 0.0) or 0.0)
+    # A clock that moved backwards (last > now) counts as due rather than never.
+    if offline or not router_urls or 0 <= now - last < REFRESH_EVERY_S:
+        return None
+    result = refresh_hf_prices(book, router_urls[0], fetch)
+    settings.set(REFRESHED_AT, now)
+    return result
