@@ -85,6 +85,7 @@ class AppContext:
         return options
 
     def close(self) -> None:
+        offline.uninstall(self.providers.is_offline)
         self.local.unload()
         close_shared_client()
         self.db.close()

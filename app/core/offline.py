@@ -24,5 +24,12 @@ def install(check: Callable[[], bool]) -> None:
     _check = check
 
 
+def uninstall(check: Callable[[], bool]) -> None:
+    """The context that installed `check` is closing: its settings are gone with it."""
+    global _check
+    if _check is check:
+        _check = _never
+
+
 def offline_mode() -> bool:
     return _check()
