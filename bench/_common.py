@@ -18,10 +18,10 @@ if str(REPO) not in sys.path:
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def report(bench: str, ratio: float, target: str, passed: bool, **details: Any) -> None:
-    """The one JSON line every bench ends with."""
-    line = {"bench": bench, "ratio": round(ratio, 4), "target": target, "pass": bool(passed)}
-    line.update(details)
+def report(verdict: dict[str, Any], **details: Any) -> None:
+    """The one JSON line every bench ends with: bench, ratio, target, pass, then details."""
+    line = dict(verdict, ratio=round(float(verdict["ratio"]), 4), **details)
+    line["pass"] = bool(line["pass"])
     print(json.dumps(line))
 
 

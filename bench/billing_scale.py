@@ -183,7 +183,7 @@ def main() -> int:
           f"tab runs {[round(x * 1000) for x in tab_times]} ms, "
           f"sql runs {[round(x * 1000) for x in sql_times]} ms", file=sys.stderr)  # fmt: skip
     report(
-        "billing_scale", ratio, "<= 3.0", passed,
+        {"bench": "billing_scale", "ratio": ratio, "target": "<= 3.0", "pass": passed},
         tab_ms=round(tab_ms, 1), sql_ms=round(sql_ms, 1),
         export_rows_per_s=round(export_rate), record_ms=round(record_ms, 3),
         rows=ROWS, range=RANGE, pyqtgraph_import_ms=round(import_ms, 1),

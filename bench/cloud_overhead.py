@@ -162,10 +162,8 @@ def main() -> None:
     cpu_us = median([r[3] / max(1, r[2]) for r in ours]) * 1e6
     bare_cpu_us = median([r[3] / max(1, r[2]) for r in bare]) * 1e6
     report(
-        "cloud_overhead",
-        ratio,
-        "<= 1.05",
-        ratio <= 1.05 and switch["switch_local_loads"] == 1.0,
+        {"bench": "cloud_overhead", "ratio": ratio, "target": "<= 1.05",
+         "pass": ratio <= 1.05 and switch["switch_local_loads"] == 1.0},
         ttft_ratio=round(ttft_ratio, 4),
         total_ratio=round(total_ratio, 4),
         ttft_ms={"parley": round(median([r[0] for r in ours]) * 1e3, 1),

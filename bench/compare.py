@@ -123,7 +123,8 @@ def main() -> None:
                 server.close()
     ratio = median(together) / median(alone)
     worst_stall = max(stalls)
-    report("compare", ratio, "<= 1.15", ratio <= 1.15 and worst_stall <= 50,
+    report({"bench": "compare", "ratio": ratio, "target": "<= 1.15",
+            "pass": ratio <= 1.15 and worst_stall <= 50},
            together_s=round(median(together), 3), slowest_alone_s=round(median(alone), 3),
            max_stall_ms=round(worst_stall, 1), targets=len(targets), runs=RUNS)  # fmt: skip
 

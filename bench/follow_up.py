@@ -73,7 +73,7 @@ def main() -> None:
     sixth = median([r[0] for r in rounds])
     fresh = median([r[1] for r in rounds])
     ratio = sixth / fresh
-    report("follow_up", ratio, "<= 0.5", ratio <= 0.5,
+    report({"bench": "follow_up", "ratio": ratio, "target": "<= 0.5", "pass": ratio <= 0.5},
            sixth_turn_ttft_s=round(sixth, 4), fresh_ttft_s=round(fresh, 4),
            sixth_prompt_tokens=rounds[0][2], fresh_prompt_tokens=rounds[0][3],
            runs=RUNS)  # fmt: skip

@@ -67,7 +67,7 @@ def main() -> None:
             frozen.append(time_to_shown(frozen_cmd, env))
             venv.append(time_to_shown(venv_cmd, env))
     ratio = median(frozen) / median(venv)
-    report("frozen_startup", ratio, "<= 1.3", ratio <= 1.3,
+    report({"bench": "frozen_startup", "ratio": ratio, "target": "<= 1.3", "pass": ratio <= 1.3},
            frozen_s=round(median(frozen), 3), venv_s=round(median(venv), 3),
            installed_mb=round(folder_mb(binary.resolve().parent), 1), binary=str(binary),
            runs=RUNS)  # fmt: skip

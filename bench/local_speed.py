@@ -124,7 +124,7 @@ def main() -> None:
             pool.shutdown()
             ctx.close()
     ratio = median(parley) / median(bare)
-    report("local_speed", ratio, ">= 0.97", ratio >= 0.97,
+    report({"bench": "local_speed", "ratio": ratio, "target": ">= 0.97", "pass": ratio >= 0.97},
            parley_tps=round(median(parley), 1), bare_tps=round(median(bare), 1),
            tokens=p_tokens, bare_tokens=b_tokens, runs=RUNS)  # fmt: skip
 

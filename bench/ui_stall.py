@@ -164,10 +164,8 @@ def main() -> int:
     ctx.close()
     passed = stream_max <= MAX_STALL_MS and stream_p99 <= MAX_P99_MS
     report(
-        "ui_stall",
-        stream_max / MAX_STALL_MS,
-        "<= 1.0",
-        passed,
+        {"bench": "ui_stall", "ratio": stream_max / MAX_STALL_MS, "target": "<= 1.0",
+         "pass": passed},
         max_stall_ms=round(stream_max, 2),
         p99_ms=round(stream_p99, 2),
         idle_max_stall_ms=round(idle_max, 2),
