@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,3 +35,13 @@ def starter_model() -> Path:
     from tests.helpers.starter import starter_model as fetch
 
     return fetch()
+
+
+def time_to_shown(cmd: list[str], env: dict[str, str]) -> float:
+    """Launch `cmd`; seconds until it prints PARLEY_SHOWN (app/ui/app.py's bench hook)."""
+    start = time.time()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO, timeout=120)
+    for line in out.stdout.splitlines():
+        if line.startswith("PARLEY_SHOWN "):
+            return float(line.split()[1]) - start
+    raise RuntimeError(f"window never shown: {out.stderr[-2000:]}")

@@ -9,26 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import REPO, median, report, starter_model
+from _common import REPO, median, report, starter_model, time_to_shown
 
 RUNS = 7
 CANDIDATES = (Path("/opt/parley/parley"), REPO / "dist" / "parley" / "parley")
-
-
-def time_to_shown(cmd: list[str], env: dict[str, str]) -> float:
-    """Launch `cmd`; seconds until it prints PARLEY_SHOWN (app/ui/app.py's bench hook)."""
-    start = time.time()
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO, timeout=120)
-    for line in out.stdout.splitlines():
-        if line.startswith("PARLEY_SHOWN "):
-            return float(line.split()[1]) - start
-    raise RuntimeError(f"window never shown: {out.stderr[-2000:]}")
 
 
 def frozen_binary() -> Path | None:

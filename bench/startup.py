@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import REPO, median, report, starter_model
+from _common import median, report, starter_model, time_to_shown
 
 RUNS = 7
 BARE = """
@@ -23,15 +21,6 @@ def shown():
 QTimer.singleShot(0, shown)
 app.exec()
 """
-
-
-def time_to_shown(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.time()
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO, timeout=120)
-    for line in out.stdout.splitlines():
-        if line.startswith("PARLEY_SHOWN "):
-            return float(line.split()[1]) - start
-    raise RuntimeError(f"window never shown: {out.stderr[-2000:]}")
 
 
 def main() -> None:
