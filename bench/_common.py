@@ -7,12 +7,14 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -35,6 +37,17 @@ def starter_model() -> Path:
     from tests.helpers.starter import starter_model as fetch
 
     return fetch()
+
+
+@contextmanager
+def starter_data_dir() -> Iterator[Path]:
+    """A throw-away data dir whose models folder holds the starter model."""
+    from tests.helpers.starter import install_into
+
+    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
+        data = Path(tmp)
+        install_into(data / "models", starter_model())
+        yield data
 
 
 def time_to_shown(cmd: list[str], env: dict[str, str]) -> float:

@@ -3,12 +3,10 @@ prompt length. Target ≤ 0.5."""
 
 from __future__ import annotations
 
-import tempfile
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _common import median, report, starter_model
+from _common import median, report, starter_data_dir
 
 from app.core.backend import Sampling
 from app.core.context import AppContext
@@ -61,11 +59,8 @@ def _user(text: str):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        models = Path(tmp) / "models"
-        models.mkdir()
-        (models / starter_model().name).symlink_to(starter_model())
-        ctx = AppContext.open(Path(tmp))
+    with starter_data_dir() as data:
+        ctx = AppContext.open(data)
         try:
             rounds = [one_round(ctx) for _ in range(RUNS)]
         finally:

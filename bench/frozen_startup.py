@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
-from _common import REPO, median, report, starter_model, time_to_shown
+from _common import REPO, median, report, starter_data_dir, time_to_shown
 
 RUNS = 7
 CANDIDATES = (Path("/opt/parley/parley"), REPO / "dist" / "parley" / "parley")
@@ -37,12 +36,8 @@ def main() -> None:
         skipped = "no frozen build; run make package"
         print(json.dumps({"bench": "frozen_startup", "skipped": skipped}))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        models = data / "models"
-        models.mkdir()
-        # A model is installed, so the first-run offer stays out of the measurement.
-        (models / starter_model().name).symlink_to(starter_model())
+    # A model is installed, so the first-run offer stays out of the measurement.
+    with starter_data_dir() as data:
         env = dict(os.environ, PARLEY_DATA_DIR=str(data), PARLEY_EXIT_AFTER_SHOWN="1",
                    QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))  # fmt: skip
         frozen_cmd = [str(binary)]

@@ -10,12 +10,10 @@ runs, medians.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _common import median, report, starter_model
+from _common import median, report, starter_data_dir
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
@@ -106,11 +104,8 @@ def bare_run(ctx: AppContext) -> tuple[float, int]:
 
 def main() -> None:
     QApplication([])
-    with tempfile.TemporaryDirectory() as tmp:
-        models = Path(tmp) / "models"
-        models.mkdir()
-        (models / starter_model().name).symlink_to(starter_model())
-        ctx = AppContext.open(Path(tmp))
+    with starter_data_dir() as data:
+        ctx = AppContext.open(data)
         pool = WorkerPool()
         try:
             parley_run(ctx, pool)  # load the model and warm up

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from pathlib import Path
 
-from _common import median, report, starter_model, time_to_shown
+from _common import median, report, starter_data_dir, time_to_shown
 
 RUNS = 7
 BARE = """
@@ -24,11 +22,7 @@ app.exec()
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        models = data / "models"
-        models.mkdir()
-        (models / starter_model().name).symlink_to(starter_model())
+    with starter_data_dir() as data:
         env = dict(os.environ, PARLEY_DATA_DIR=str(data), PARLEY_EXIT_AFTER_SHOWN="1",
                    QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))  # fmt: skip
         parley_cmd = [sys.executable, "-m", "app"]
