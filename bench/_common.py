@@ -58,3 +58,17 @@ def time_to_shown(cmd: list[str], env: dict[str, str]) -> float:
         if line.startswith("PARLEY_SHOWN "):
             return float(line.split()[1]) - start
     raise RuntimeError(f"window never shown: {out.stderr[-2000:]}")
+
+
+def alternate_time_to_shown(
+    first: list[str], second: list[str], env: dict[str, str], runs: int
+) -> tuple[float, float]:
+    """Median start-up of two commands: warm the file cache once, then alternate, so
+    drift in the machine's load hits both alike."""
+    time_to_shown(first, env)
+    time_to_shown(second, env)
+    a, b = [], []
+    for _ in range(runs):
+        a.append(time_to_shown(first, env))
+        b.append(time_to_shown(second, env))
+    return median(a), median(b)

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from _common import REPO, median, report, starter_data_dir, time_to_shown
+from _common import REPO, alternate_time_to_shown, report, starter_data_dir
 
 RUNS = 7
 CANDIDATES = (Path("/opt/parley/parley"), REPO / "dist" / "parley" / "parley")
@@ -42,16 +42,10 @@ def main() -> None:
                    QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))  # fmt: skip
         frozen_cmd = [str(binary)]
         venv_cmd = [sys.executable, "-m", "app"]
-        # warm the OS file cache, then alternate so drift hits both alike
-        time_to_shown(frozen_cmd, env)
-        time_to_shown(venv_cmd, env)
-        frozen, venv = [], []
-        for _ in range(RUNS):
-            frozen.append(time_to_shown(frozen_cmd, env))
-            venv.append(time_to_shown(venv_cmd, env))
-    ratio = median(frozen) / median(venv)
+        frozen, venv = alternate_time_to_shown(frozen_cmd, venv_cmd, env, RUNS)
+    ratio = frozen / venv
     report({"bench": "frozen_startup", "ratio": ratio, "target": "<= 1.3", "pass": ratio <= 1.3},
-           frozen_s=round(median(frozen), 3), venv_s=round(median(venv), 3),
+           frozen_s=round(frozen, 3), venv_s=round(venv, 3),
            installed_mb=round(folder_mb(binary.resolve().parent), 1), binary=str(binary),
            runs=RUNS)  # fmt: skip
 

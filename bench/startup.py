@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from _common import median, report, starter_data_dir, time_to_shown
+from _common import alternate_time_to_shown, report, starter_data_dir
 
 RUNS = 7
 BARE = """
@@ -27,16 +27,10 @@ def main() -> None:
                    QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))  # fmt: skip
         parley_cmd = [sys.executable, "-m", "app"]
         bare_cmd = [sys.executable, "-c", BARE]
-        # warm the OS file cache, then alternate so drift hits both alike
-        time_to_shown(parley_cmd, env)
-        time_to_shown(bare_cmd, env)
-        parley, bare = [], []
-        for _ in range(RUNS):
-            parley.append(time_to_shown(parley_cmd, env))
-            bare.append(time_to_shown(bare_cmd, env))
-    ratio = median(parley) / median(bare)
+        parley, bare = alternate_time_to_shown(parley_cmd, bare_cmd, env, RUNS)
+    ratio = parley / bare
     report({"bench": "startup", "ratio": ratio, "target": "<= 2.0", "pass": ratio <= 2.0},
-           parley_s=round(median(parley), 3), bare_s=round(median(bare), 3), runs=RUNS)  # fmt: skip
+           parley_s=round(parley, 3), bare_s=round(bare, 3), runs=RUNS)  # fmt: skip
 
 
 if __name__ == "__main__":
