@@ -1,43 +1,63 @@
-"""The composition root: everything a front end (CLI or window) needs, wired once."""
+"""The composition root: everything a front end (CLI or window) needs, wired once.
+
+What the window needs to draw itself (the store, settings, model catalog,
+provider configs) opens eagerly; the chat service, ledger, local backend and
+provider service are built on first use, so start-up doesn't import them.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from app.core import offline
-from app.core.chat import BackendRegistry, ChatService
 from app.core.conversations import ConversationStore
 from app.core.http import close_shared_client
-from app.core.ledger import Ledger
-from app.core.local_backend import LocalBackend
 from app.core.models import ModelCatalog
 from app.core.paths import data_dir, database_path, ensure_writable_dir, models_dir
-from app.core.providers import ProviderService, ProviderStore, provider_options, register_providers
+from app.core.providers._config import ProviderStore
 from app.core.secrets import KeyStore
 from app.core.settings import OFFLINE_MODE, Settings
 from app.core.storage import Database
 from app.core.targets import LOCAL, Target, TargetOption
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
+
+    from app.core.chat import BackendRegistry, ChatService
+    from app.core.conversations import Message
+    from app.core.ledger import Ledger
+    from app.core.local_backend import LocalBackend
+    from app.core.providers import ProviderService
 
 logger = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 
-@dataclass
+
 class AppContext:
-    root: Path
-    db: Database
-    store: ConversationStore
-    ledger: Ledger
-    settings: Settings
-    catalog: ModelCatalog
-    backends: BackendRegistry
-    chat: ChatService
-    local: LocalBackend = field(repr=False)
-    providers: ProviderService = field(repr=False)
+    def __init__(
+        self,
+        root: Path,
+        db: Database,
+        settings: Settings,
+        catalog: ModelCatalog,
+        provider_store: ProviderStore,
+        keys: KeyStore,
+    ) -> None:
+        self.root = root
+        self.db = db
+        self.settings = settings
+        self.catalog = catalog
+        self.store = ConversationStore(db)
+        self.provider_store = provider_store
+        self.keys = keys
+        self._services: dict[str, Any] = {}
+        self._budget_warning_handler: Callable[[str], None] | None = None
+        # Worker threads may be first to ask for a service: build each exactly once.
+        self._services_lock = threading.RLock()
 
     @classmethod
     def open(cls, root: Path | None = None) -> AppContext:
@@ -47,23 +67,80 @@ class AppContext:
         db = Database(database_path(root))
         settings = Settings(db)
         catalog = ModelCatalog(models_dir(root), settings)
-        local = LocalBackend(catalog)
+        ctx = cls(root, db, settings, catalog, ProviderStore(db), KeyStore(settings, root))
+        offline.install(ctx.is_offline)  # model search and downloads honour it too
+        return ctx
+
+    def is_offline(self) -> bool:
+        return bool(self.settings.get(OFFLINE_MODE, False))
+
+    def _service(self, name: str, build: Callable[[], _T]) -> _T:
+        with self._services_lock:
+            if name not in self._services:
+                self._services[name] = build()
+            return cast("_T", self._services[name])
+
+    @property
+    def ledger(self) -> Ledger:
+        from app.core.ledger import Ledger
+
+        def open_ledger() -> Ledger:
+            ledger = Ledger(self.db)
+            if self._budget_warning_handler is not None:
+                ledger.on_budget_warning = self._budget_warning_handler
+            return ledger
+
+        return self._service("ledger", open_ledger)
+
+    def route_budget_warnings(self, handler: Callable[[str], None]) -> None:
+        """Send the ledger's budget warnings to `handler`, now or once the ledger opens."""
+        with self._services_lock:
+            self._budget_warning_handler = handler
+            if (ledger := self._services.get("ledger")) is not None:
+                ledger.on_budget_warning = handler
+
+    @property
+    def local(self) -> LocalBackend:
+        from app.core.local_backend import LocalBackend
+
+        return self._service("local", lambda: LocalBackend(self.catalog))
+
+    @property
+    def backends(self) -> BackendRegistry:
+        return self._service("backends", self._open_backends)
+
+    def _open_backends(self) -> BackendRegistry:
+        from app.core.chat import BackendRegistry
+        from app.core.providers import register_providers
+
         backends = BackendRegistry()
-        backends.register(LOCAL, lambda: local)
-        store = ConversationStore(db)
-        ledger = Ledger(db)
-        chat = ChatService(store, ledger, backends)
+        backends.register(LOCAL, lambda: self.local)
         # issue 4: each configured cloud provider is a backend under its own name.
-        keys = KeyStore(settings, root)
-        provider_store = ProviderStore(db)
+        register_providers(backends, self.provider_store, self.keys, self.is_offline)
+        return backends
 
-        def is_offline() -> bool:
-            return bool(settings.get(OFFLINE_MODE, False))
+    @property
+    def chat(self) -> ChatService:
+        from app.core.chat import ChatService
 
-        register_providers(backends, provider_store, keys, is_offline)
-        offline.install(is_offline)  # model search and downloads honour it too
-        providers = ProviderService(provider_store, keys, backends, ledger, is_offline)
-        return cls(root, db, store, ledger, settings, catalog, backends, chat, local, providers)
+        return self._service("chat", lambda: ChatService(self.store, self.ledger, self.backends))
+
+    @property
+    def providers(self) -> ProviderService:
+        from app.core.providers import ProviderService
+
+        return self._service(
+            "providers",
+            lambda: ProviderService(
+                self.provider_store, self.keys, self.backends, self.ledger, self.is_offline
+            ),
+        )
+
+    def recover_interrupted(self) -> list[Message]:
+        """After a crash: bill and mark dangling answers; opens the chat service only if any."""
+        if not self.store.has_streaming():
+            return []
+        return self.chat.recover_interrupted()
 
     def default_target(self) -> Target | None:
         model = self.catalog.active()
@@ -71,6 +148,8 @@ class AppContext:
 
     def target_options(self) -> list[TargetOption]:
         """Everything the model control offers: local models first, then providers."""
+        from app.core.providers._wiring import provider_options
+
         options = [
             TargetOption(
                 Target(LOCAL, m.name),
@@ -80,12 +159,15 @@ class AppContext:
             )
             for m in self.catalog.list()
         ]
-        offline = bool(self.settings.get(OFFLINE_MODE, False))
-        options += provider_options(self.providers.store, offline)
+        options += provider_options(self.provider_store, self.is_offline())
         return options
 
     def close(self) -> None:
-        offline.uninstall(self.providers.is_offline)
-        self.local.unload()
+        offline.uninstall(self.is_offline)
+        if (local := self._services.get("local")) is not None:
+            local.unload()
         close_shared_client()
         self.db.close()
+
+    def __repr__(self) -> str:
+        return f"AppContext(root={self.root!r})"

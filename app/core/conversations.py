@@ -294,6 +294,10 @@ class ConversationStore:
                 out.append(ChatMessage(m.role, m.content))
         return out
 
+    def has_streaming(self) -> bool:
+        """Whether any answer is still marked as being written (crash recovery may be due)."""
+        return bool(self.db.query("SELECT 1 FROM messages WHERE outcome = 'streaming' LIMIT 1"))
+
     def recover_interrupted(self) -> builtins.list[Message]:
         """Mark answers whose writing process is gone as `interrupted`; return them."""
         rows = self.db.query(

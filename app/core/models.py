@@ -8,11 +8,13 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.errors import ModelError, UnknownTargetError
-from app.core.gguf import GGUFHeader, read_gguf
 from app.core.settings import ACTIVE_MODEL, Settings
+
+if TYPE_CHECKING:
+    from app.core.gguf import GGUFHeader
 
 STARTER_NAME = "SmolLM2-135M-Instruct.Q4_1"
 
@@ -53,6 +55,8 @@ def header_for(path: Path) -> GGUFHeader:
     with _header_lock:
         if key in _header_cache:
             return _header_cache[key]
+    from app.core.gguf import read_gguf  # only when the summary index is stale
+
     header = read_gguf(path)
     with _header_lock:
         _header_cache[key] = header

@@ -27,7 +27,7 @@ def install(check: Callable[[], bool]) -> None:
 def uninstall(check: Callable[[], bool]) -> None:
     """The context that installed `check` is closing: its settings are gone with it."""
     global _check
-    if _check is check:
+    if _check == check:  # ==, not `is`: each `ctx.is_offline` is a new bound method
         _check = _never
 
 

@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         from app.core.settings import OFFLINE_MODE
 
         ctx = self.ctx
-        routers = [c.base_url for c in ctx.providers.store.list() if c.kind is ProviderKind.HF]
+        routers = [c.base_url for c in ctx.provider_store.list() if c.kind is ProviderKind.HF]
         offline = bool(ctx.settings.get(OFFLINE_MODE, False))
         if offline or not routers:
             return None

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
-from threading import Event
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core.chat import TurnResult
 from app.workers.jobs import Job
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
+    from threading import Event
+
+    from app.core.chat import TurnResult
 
 EMIT_INTERVAL_S = 1 / 60
 
-TurnFactory = Callable[[Event], Generator[str, None, TurnResult]]
+# Evaluated lazily: the chat service (and its imports) loads with the first turn.
+type TurnFactory = Callable[[Event], Generator[str, None, TurnResult]]
 
 
 class ChatJob(Job):

@@ -13,7 +13,7 @@ from app.core.backend import GenerationResult, Outcome, Sampling, TokenSource, U
 from app.core.conversations import Message
 from app.core.targets import Target, TargetOption
 from app.ui.chat import ChatTab
-from app.ui.chat.message_view import PAGE, RENDER_INTERVAL_MS, WINDOW
+from app.ui.chat.message_view import FIRST_SCREEN, PAGE, RENDER_INTERVAL_MS, WINDOW
 from app.ui.chat.target_picker import TargetPicker
 from app.ui.chat.text_block import CodeBlock, TextSegment
 from app.workers import WorkerPool
@@ -292,8 +292,13 @@ def test_long_conversations_open_on_their_newest_messages(
         ctx.store.checkpoint(msg.id, f"a{i}", 1)
     tab = make_tab(qtbot, ctx, pool)
     view = tab.view
+    # The newest screenful at once; the rest of the window fills in between events.
+    assert [w.text for w in view.widgets] == [f"{r}{i}" for i in range(47, 50) for r in "qa"]
+    assert len(view.widgets) == FIRST_SCREEN
+    qtbot.waitUntil(lambda: not view.filling)
     assert len(view.widgets) == WINDOW
     assert view.widgets[-1].text == "a49"
+    assert view.widgets[0].text == f"q{50 - WINDOW // 2}"
     assert view.hidden_count == 100 - WINDOW
     assert view.earlier_button.isVisibleTo(tab)
     qtbot.mouseClick(view.earlier_button, LEFT)

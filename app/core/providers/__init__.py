@@ -1,48 +1,100 @@
-"""Cloud providers: configs in SQLite, keys in the OS keyring, OpenAI-style streaming."""
+"""Cloud providers: configs in SQLite, keys in the OS keyring, OpenAI-style streaming.
 
+The names below load on first use (PEP 562): start-up needs only the provider
+configs for the model control, not the service, the retry logic or httpx.
+"""
+
+from __future__ import annotations
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from app.core.providers._common import RetryPolicy, check_key_scope
-from app.core.providers._config import (
-    HF_DEFAULT_MODEL,
-    HF_POLICIES,
-    HF_ROUTER_URL,
-    MISTRAL_DEFAULT_MODEL,
-    MISTRAL_URL,
-    ProviderConfig,
-    ProviderKind,
-    ProviderStore,
-    defaults_for,
-    is_loopback,
-    parse_kind,
-    url_origin,
-)
-from app.core.providers._errors import (
-    AuthError,
-    ConnectFailedError,
-    ConnectionDroppedError,
-    EmptyAnswerError,
-    KeyScopeError,
-    MalformedStreamError,
-    MissingKeyError,
-    NoKeyringError,
-    OfflineError,
-    OutOfCreditsError,
-    ProviderConfigError,
-    ProviderError,
-    RateLimitError,
-    ServerError,
-    StreamErrorEvent,
-    StreamTimeoutError,
-    UnknownModelError,
-)
-from app.core.providers._service import ProviderService
-from app.core.providers._wiring import (
-    make_backend,
-    provider_options,
-    register_providers,
-)
-from app.core.token_estimate import estimate_prompt_tokens, estimate_tokens
+if TYPE_CHECKING:
+    from app.core.providers._common import RetryPolicy, check_key_scope
+    from app.core.providers._config import (
+        HF_DEFAULT_MODEL,
+        HF_POLICIES,
+        HF_ROUTER_URL,
+        MISTRAL_DEFAULT_MODEL,
+        MISTRAL_URL,
+        ProviderConfig,
+        ProviderKind,
+        ProviderStore,
+        defaults_for,
+        is_loopback,
+        parse_kind,
+        url_origin,
+    )
+    from app.core.providers._errors import (
+        AuthError,
+        ConnectFailedError,
+        ConnectionDroppedError,
+        EmptyAnswerError,
+        KeyScopeError,
+        MalformedStreamError,
+        MissingKeyError,
+        NoKeyringError,
+        OfflineError,
+        OutOfCreditsError,
+        ProviderConfigError,
+        ProviderError,
+        RateLimitError,
+        ServerError,
+        StreamErrorEvent,
+        StreamTimeoutError,
+        UnknownModelError,
+    )
+    from app.core.providers._hf import HFBackend, routed_model
+    from app.core.providers._openai import OpenAICompatBackend
+    from app.core.providers._router import RouterOffer, fetch_offers, parse_offers
+    from app.core.providers._service import ProviderService
+    from app.core.providers._wiring import make_backend, provider_options, register_providers
+    from app.core.token_estimate import estimate_prompt_tokens, estimate_tokens
+
+_HOMES = {
+    "app.core.providers._common": ("RetryPolicy", "check_key_scope"),
+    "app.core.providers._config": (
+        "HF_DEFAULT_MODEL",
+        "HF_POLICIES",
+        "HF_ROUTER_URL",
+        "MISTRAL_DEFAULT_MODEL",
+        "MISTRAL_URL",
+        "ProviderConfig",
+        "ProviderKind",
+        "ProviderStore",
+        "defaults_for",
+        "is_loopback",
+        "parse_kind",
+        "url_origin",
+    ),
+    "app.core.providers._errors": (
+        "AuthError",
+        "ConnectFailedError",
+        "ConnectionDroppedError",
+        "EmptyAnswerError",
+        "KeyScopeError",
+        "MalformedStreamError",
+        "MissingKeyError",
+        "NoKeyringError",
+        "OfflineError",
+        "OutOfCreditsError",
+        "ProviderConfigError",
+        "ProviderError",
+        "RateLimitError",
+        "ServerError",
+        "StreamErrorEvent",
+        "StreamTimeoutError",
+        "UnknownModelError",
+    ),
+    # These import httpx / huggingface_hub: a local-only session never pays for them.
+    "app.core.providers._hf": ("HFBackend", "routed_model"),
+    "app.core.providers._openai": ("OpenAICompatBackend",),
+    "app.core.providers._router": ("RouterOffer", "fetch_offers", "parse_offers"),
+    "app.core.providers._service": ("ProviderService",),
+    "app.core.providers._wiring": ("make_backend", "provider_options", "register_providers"),
+    "app.core.token_estimate": ("estimate_prompt_tokens", "estimate_tokens"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "HF_DEFAULT_MODEL",
@@ -90,27 +142,12 @@ __all__ = [
     "url_origin",
 ]
 
-# The streaming backends and the router client import httpx / huggingface_hub: loaded on
-# first use, so opening Parley for a local chat doesn't pay for them.
-_LAZY = {
-    "HFBackend": "app.core.providers._hf",
-    "routed_model": "app.core.providers._hf",
-    "OpenAICompatBackend": "app.core.providers._openai",
-    "RouterOffer": "app.core.providers._router",
-    "fetch_offers": "app.core.providers._router",
-    "parse_offers": "app.core.providers._router",
-}
-
-if TYPE_CHECKING:
-    from app.core.providers._hf import HFBackend, routed_model
-    from app.core.providers._openai import OpenAICompatBackend
-    from app.core.providers._router import RouterOffer, fetch_offers, parse_offers
-
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _MODULE_OF:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    return getattr(importlib.import_module(_MODULE_OF[name]), name)
 
-    return getattr(importlib.import_module(module), name)
+
+def __dir__() -> list[str]:
+    return list(__all__)

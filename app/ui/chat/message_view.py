@@ -15,15 +15,19 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.core.backend import Outcome
-from app.ui.chat.message_widget import MessageWidget
 
 if TYPE_CHECKING:
     from app.core.conversations import Message
+    from app.ui.chat.message_widget import MessageWidget
 
 RENDER_INTERVAL_MS = 30  # ~33 Hz: smooth to the eye, cheap for the GUI thread
 # Long conversations open on their newest messages; older ones load on request,
-# so opening one costs the same whatever its length.
+# so opening one costs the same whatever its length. The first screen renders at
+# once, the rest of the window in small batches between events, so a click on a
+# conversation (or start-up) never waits for 40 Markdown renders.
 WINDOW = 40
+FIRST_SCREEN = 6
+BACKFILL_BATCH = 2
 PAGE = 40
 FOLLOW_SLACK_PX = 32  # "at the bottom" tolerance when deciding to keep following
 
@@ -77,6 +81,10 @@ class MessageView(QScrollArea):
         self.widgets: list[MessageWidget] = []
         self._hidden: list[Message] = []  # older messages not shown yet
         self._windowed = False  # the window was chosen for this conversation
+        self._backfill = 0  # older messages still to render, batch by batch
+        self._backfill_timer = QTimer(self)
+        self._backfill_timer.setSingleShot(True)
+        self._backfill_timer.timeout.connect(self._backfill_step)
         self._anchor_from_bottom: int | None = None
         self.generating = False
         self._live: MessageWidget | None = None
@@ -96,8 +104,11 @@ class MessageView(QScrollArea):
     def set_messages(self, messages: list[Message]) -> None:
         """Show `messages`, reusing the widgets that already show them."""
         if not self._windowed:
-            self._hidden = messages[: max(0, len(messages) - WINDOW)]
+            self._hidden = messages[: max(0, len(messages) - FIRST_SCREEN)]
+            self._backfill = min(len(self._hidden), WINDOW - FIRST_SCREEN)
             self._windowed = True
+            if self._backfill:
+                self._backfill_timer.start(0)
         first = len(self._hidden)
         self._hidden = messages[:first]
         messages = messages[first:]
@@ -117,18 +128,39 @@ class MessageView(QScrollArea):
         self.truncate(0)
         self._hidden = []
         self._windowed = False
+        self._backfill = 0
+        self._backfill_timer.stop()
         self._update_earlier_button()
         self.empty_label.show()
         self._follow = True
 
     def show_earlier(self) -> None:
         """Show up to PAGE older messages above the current ones, keeping the view still."""
-        if not self._hidden:
+        if self._hidden:
+            self._follow = False
+            self._insert_earlier(PAGE)
+
+    @property
+    def filling(self) -> bool:
+        """Older messages of the window are still being rendered in the background."""
+        return self._backfill > 0
+
+    def _backfill_step(self) -> None:
+        count = min(BACKFILL_BATCH, self._backfill)
+        self._backfill -= count
+        self._insert_earlier(count)
+        if self._backfill > 0 and self._hidden:
+            self._backfill_timer.start(0)
+        else:
+            self._backfill = 0
+
+    def _insert_earlier(self, count: int) -> None:
+        """Render up to `count` hidden messages above the shown ones, keeping the view still."""
+        page = self._hidden[-count:] if count > 0 else []
+        if not page:
             return
         bar = self.verticalScrollBar()
         self._anchor_from_bottom = bar.maximum() - bar.value()
-        self._follow = False
-        page = self._hidden[-PAGE:]
         self._hidden = self._hidden[: len(self._hidden) - len(page)]
         for offset, msg in enumerate(page):
             widget = self._create(msg)
@@ -226,6 +258,10 @@ class MessageView(QScrollArea):
 
     # internals -----------------------------------------------------------------
     def _create(self, msg: Message) -> MessageWidget:
+        # Imported with the first message: the Markdown and text-layout code (and the Qt
+        # classes behind it) isn't needed to show an empty conversation.
+        from app.ui.chat.message_widget import MessageWidget
+
         widget = MessageWidget(msg, self._canvas)
         widget.resend_requested.connect(self.resend_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)

@@ -107,7 +107,7 @@ class ChatTab(QWidget):
         self.override_button.hide()
         self.budget_warnings = BudgetWarnings(self)
         self.budget_warnings.warning_received.connect(self.show_budget_warning)
-        ctx.ledger.on_budget_warning = self.budget_warnings.warn
+        ctx.route_budget_warnings(self.budget_warnings.warn)
         self.view = MessageView(self)
         self.view.resend_requested.connect(self.resend_edited)
         self.view.regenerate_requested.connect(self.regenerate)
@@ -407,7 +407,7 @@ class ChatTab(QWidget):
     def _recover_interrupted(self) -> None:
         """Answers left `streaming` by a crashed process become `interrupted`."""
         try:
-            self.ctx.chat.recover_interrupted()
+            self.ctx.recover_interrupted()
         except ParleyError as exc:
             logger.warning("could not recover interrupted answers: %s", exc)
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 
-from app.core.chat import TurnResult
 from app.workers import ChatJob, WorkerPool
 
 if TYPE_CHECKING:
@@ -91,6 +90,8 @@ class TurnRunner(QObject):
             self.text_received.emit(text)
 
     def _on_finished(self, job_id: int, result: object) -> None:
+        from app.core.chat import TurnResult  # loaded by the turn that sent this
+
         if self._current(job_id) and isinstance(result, TurnResult):
             self.turn_finished.emit(result)
 
