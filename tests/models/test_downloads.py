@@ -225,7 +225,8 @@ def test_disk_full_mid_download_keeps_the_partial(hub_server: HubServer, small_f
     assert "resumes" in str(err.value)
     part = partial_path(models, REPO, "main", STARTER_FILE)
     kept = part.stat().st_size
-    assert kept > 10 * MB
+    # What reached the disk before it filled (10 MB received, less the batch in flight).
+    assert kept > 8 * MB
     filler.unlink()
     hub_server.repos[REPO].files[STARTER_FILE].rate = None
     result = download_file(REPO, info, models, threading.Event())
