@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics, QGuiApplication
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionComboBox
 
 from app.core.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
 from app.core.conversations import Message
@@ -263,6 +263,32 @@ def test_model_control_shows_unavailable_options_disabled(qtbot: QtBot) -> None:
     picker.set_options(options, "local:gone")
     assert picker.current_target() == "local:gone"
     assert "not available" in picker.currentText()
+
+
+def test_model_control_shows_the_whole_model_name(
+    qtbot: QtBot, ctx: AppContext, pool: WorkerPool
+) -> None:
+    tab = make_tab(qtbot, ctx, pool)
+    tab.resize(1240, 800)
+    picker = tab.target_picker
+    name = "SmolLM2-135M-Instruct.Q4_1"
+    assert picker.shown_text() == name
+    qtbot.waitUntil(lambda: picker.width() >= picker.sizeHint().width())
+    field = picker.style().subControlRect(
+        QStyle.ComplexControl.CC_ComboBox, _combo_option(picker),
+        QStyle.SubControl.SC_ComboBoxEditField, picker,
+    )  # fmt: skip
+    assert field.width() >= picker.fontMetrics().horizontalAdvance(name)
+    # The open list is wide enough for every option's whole name.
+    metrics = picker.fontMetrics()
+    labels = [picker.model().index(r, 0).data() for r in range(picker.model().rowCount())]
+    assert picker.view().minimumWidth() >= max(map(metrics.horizontalAdvance, labels))
+
+
+def _combo_option(picker: TargetPicker) -> QStyleOptionComboBox:
+    opt = QStyleOptionComboBox()
+    picker.initStyleOption(opt)
+    return opt
 
 
 @pytest.mark.parametrize("size", [(1200, 800), (800, 600)])

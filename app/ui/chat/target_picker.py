@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QComboBox, QSizePolicy, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QSizePolicy,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
+    QWidget,
+)
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QPaintEvent
+
     from app.core.targets import TargetOption
 
 TARGET_ROLE = Qt.ItemDataRole.UserRole
 ACTION_ROLE = TARGET_ROLE + 1
 ADD_PROVIDER = "add-provider"
+MAX_WIDTH_PX = 360  # room for "org/Model-Name-24B-Instruct" without crowding the toolbar
 
 
 class TargetPicker(QComboBox):
@@ -32,12 +42,41 @@ class TargetPicker(QComboBox):
         self.setObjectName("targetPicker")
         self.setToolTip("Where the next message goes; the conversation so far goes along")
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(16)
+        self.setMinimumContentsLength(10)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._model = QStandardItemModel(self)
         self._chosen = ""
         self.setModel(self._model)
         self.activated.connect(self._on_activated)
+        self.currentIndexChanged.connect(self.updateGeometry)
+        self.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+
+    def sizeHint(self) -> QSize:
+        """Wide enough for the chosen model's whole name (up to MAX_WIDTH_PX)."""
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        metrics = self.fontMetrics()
+        text = QSize(metrics.horizontalAdvance(self.shown_text()), metrics.height())
+        needed = self.style().sizeFromContents(QStyle.ContentsType.CT_ComboBox, opt, text, self)
+        width = max(needed.width(), self.minimumSizeHint().width())
+        return QSize(min(width, MAX_WIDTH_PX), super().sizeHint().height())
+
+    def shown_text(self) -> str:
+        return self.currentText().strip()  # items are indented under their group in the list
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        # When the toolbar is narrow, elide the middle: a model's quantization is at its end.
+        painter = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, opt, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        opt.currentText = self.fontMetrics().elidedText(
+            self.shown_text(), Qt.TextElideMode.ElideMiddle, field.width()
+        )
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
 
     def set_options(self, options: list[TargetOption], current: str) -> None:
         self.blockSignals(True)
@@ -66,6 +105,18 @@ class TargetPicker(QComboBox):
             self.setCurrentIndex(max(0, self.index_of(current)))
         finally:
             self.blockSignals(False)
+        self._fit_list()
+        self.updateGeometry()
+
+    def _fit_list(self) -> None:
+        """The open list is as wide as its longest entry, whatever the control's width."""
+        widest = 0
+        for row in range(self._model.rowCount()):
+            item = self._model.item(row)
+            metrics = QFontMetrics(item.font()) if item.font().bold() else self.fontMetrics()
+            widest = max(widest, metrics.horizontalAdvance(item.text()))
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.view().setMinimumWidth(widest + scrollbar + 16)
 
     def index_of(self, target: str) -> int:
         for row in range(self._model.rowCount()):

@@ -8,6 +8,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBut
 from app.ui.chat.elided_label import ElidedLabel
 from app.ui.chat.target_picker import TargetPicker
 
+TITLE_MIN_WIDTH_PX = 110
+
 
 class ConversationToolbar(QFrame):
     """Signals:
@@ -29,6 +31,7 @@ class ConversationToolbar(QFrame):
         self.setObjectName("chatToolbar")
         self.title = ElidedLabel(self)
         self.title.setObjectName("conversationTitle")
+        self.title.setMinimumWidth(TITLE_MIN_WIDTH_PX)  # narrow windows elide the model name too
         self.target_picker = TargetPicker(self)
         self.target_picker.target_chosen.connect(self.target_chosen)
         self.target_picker.add_provider_requested.connect(self.providers_requested)
