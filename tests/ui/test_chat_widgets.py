@@ -321,6 +321,7 @@ def test_long_conversations_open_on_their_newest_messages(
     # The newest screenful at once; the rest of the window fills in between events.
     assert [w.text for w in view.widgets] == [f"{r}{i}" for i in range(47, 50) for r in "qa"]
     assert len(view.widgets) == FIRST_SCREEN
+    assert not view.earlier_button.isVisibleTo(tab)  # until the window has filled
     qtbot.waitUntil(lambda: not view.filling)
     assert len(view.widgets) == WINDOW
     assert view.widgets[-1].text == "a49"

@@ -153,6 +153,7 @@ class MessageView(QScrollArea):
             self._backfill_timer.start(0)
         else:
             self._backfill = 0
+            self._update_earlier_button()
 
     def _insert_earlier(self, count: int) -> None:
         """Render up to `count` hidden messages above the shown ones, keeping the view still."""
@@ -281,7 +282,7 @@ class MessageView(QScrollArea):
         count = len(self._hidden)
         noun = "message" if count == 1 else "messages"
         self.earlier_button.setText(f"Show {min(count, PAGE)} earlier {noun} ({count} hidden)")
-        self.earlier_button.setVisible(count > 0)
+        self.earlier_button.setVisible(count > 0 and not self.filling)
 
     def _update_actions(self) -> None:
         last = len(self.widgets) - 1
