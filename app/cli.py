@@ -24,8 +24,8 @@ from app.commands import (
     providers,
     usage,
 )
-from app.core.errors import ParleyError
-from app.core.paths import data_dir, log_path
+from app.core.foundation.errors import ParleyError
+from app.core.foundation.paths import data_dir, log_path
 from app.logs import configure_logging
 
 logger = logging.getLogger(__name__)

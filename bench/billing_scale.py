@@ -42,7 +42,7 @@ PROJECTS = (None, "acme", "globex", "initech")
 
 
 def generate(db: object, now: float) -> float:
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
     assert isinstance(db, Database)
     rng = random.Random(6)
@@ -130,8 +130,8 @@ def main() -> int:
     os.environ["PARLEY_DATA_DIR"] = str(tmp)
     from PySide6.QtWidgets import QApplication
 
-    from app.core.backend import GenerationResult, Outcome, TokenSource, Usage
     from app.core.billing.export import export_csv
+    from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
     from app.core.context import AppContext
     from app.workers import WorkerPool
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import httpx
 from _common import median, report, starter_model
 
-from app.core.backend import Sampling
+from app.core.chat.backend import Sampling
+from app.core.chat.targets import Target
 from app.core.context import AppContext
 from app.core.providers import ProviderKind
-from app.core.targets import Target
 from tests.helpers.llama_server import llama_server
 
 RUNS = 15

@@ -16,10 +16,10 @@ from _common import median, report
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
-from app.core.compare import CompareRunner, Comparison, ComparisonStore
+from app.core.chat.compare import CompareRunner, Comparison, ComparisonStore
+from app.core.chat.targets import Target
 from app.core.context import AppContext
 from app.core.providers import ProviderKind
-from app.core.targets import Target
 from app.workers import CompareJob, WorkerPool
 from tests.helpers.fault_server import DONE, FaultServer, Reply, delta, pause
 

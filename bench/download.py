@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.core import hub  # noqa: E402
-from app.core.downloads import download_file  # noqa: E402
+from app.core.local import hub  # noqa: E402
+from app.core.local.downloads.transfer import download_file  # noqa: E402
 from tests.helpers.starter import starter_model  # noqa: E402
 
 REPO = "bench/Download-GGUF"

@@ -4,7 +4,7 @@ For each context (2k, 4k, 8k) a fresh process imports llama_cpp, notes its
 RSS, loads the model with Parley's load options and evaluates one full
 512-token batch (what the first real prompt does), then notes RSS again (and
 GPU memory in use, where nvidia-smi exists). The estimate comes from
-`app.core.fit` on this machine's probe. The last line is the JSON verdict;
+`app.core.local.fit` on this machine's probe. The last line is the JSON verdict;
 "ratio" is the worst of the three.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.core.fit import ModelShape, estimate  # noqa: E402
-from app.core.gguf import read_gguf  # noqa: E402
-from app.core.hardware import probe  # noqa: E402
+from app.core.local.fit import ModelShape, estimate  # noqa: E402
+from app.core.local.gguf import read_gguf  # noqa: E402
+from app.core.local.hardware import probe  # noqa: E402
 from tests.helpers.starter import starter_model  # noqa: E402
 
 CONTEXTS = (2048, 4096, 8192)
@@ -38,7 +38,7 @@ def vram():
                          capture_output=True, text=True).stdout
     return sum(int(x) for x in out.split()) * 2**20 if out.strip() else None
 import llama_cpp
-from app.core.local_backend import N_BATCH, default_load_options
+from app.core.local.llama_backend import N_BATCH, default_load_options
 path, n_ctx = sys.argv[1], int(sys.argv[2])
 opts = default_load_options(n_ctx)
 before, vram_before = rss(), vram()

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from _common import median, report, starter_data_dir
 
-from app.core.backend import Sampling
+from app.core.chat.backend import Sampling
+from app.core.chat.targets import Target
 from app.core.context import AppContext
-from app.core.models import STARTER_NAME
-from app.core.targets import Target
+from app.core.local.catalog import STARTER_NAME
 
 if TYPE_CHECKING:
-    from app.core.chat import TurnResult
+    from app.core.chat.service import TurnResult
 
 TARGET = Target("local", STARTER_NAME)
 SAMPLING = Sampling(temperature=0.0, max_tokens=48, context_length=4096)
@@ -53,7 +53,7 @@ def one_round(ctx: AppContext) -> tuple[float, float, int, int]:
 
 
 def _user(text: str):  # type: ignore[no-untyped-def]
-    from app.core.backend import ChatMessage
+    from app.core.chat.backend import ChatMessage
 
     return ChatMessage("user", text)
 

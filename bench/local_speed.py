@@ -17,17 +17,17 @@ from _common import median, report, starter_data_dir
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
-from app.core.backend import Sampling
+from app.core.chat.backend import Sampling
+from app.core.chat.targets import Target
 from app.core.context import AppContext
-from app.core.local_backend import MIN_P, TOP_K
-from app.core.models import STARTER_NAME
-from app.core.targets import Target
+from app.core.local.catalog import STARTER_NAME
+from app.core.local.llama_backend import MIN_P, TOP_K
 from app.workers import ChatJob, WorkerPool
 
 if TYPE_CHECKING:
     import threading
 
-    from app.core.chat import TurnResult
+    from app.core.chat.service import TurnResult
 
 TOKENS = 768
 RUNS = 5

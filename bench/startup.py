@@ -36,7 +36,7 @@ ANSWER = (
 def add_history(data: os.PathLike[str]) -> None:
     from pathlib import Path
 
-    from app.core.backend import GenerationResult, Outcome, TokenSource, Usage
+    from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
     from app.core.context import AppContext
 
     ctx = AppContext.open(Path(data))

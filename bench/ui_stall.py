@@ -19,9 +19,9 @@ from _common import report, starter_model
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.core.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
+from app.core.chat.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
 from app.core.context import AppContext
-from app.core.models import STARTER_NAME
+from app.core.local.catalog import STARTER_NAME
 from tests.helpers.starter import install_into
 
 HISTORY_CHARS = 200_000

@@ -28,7 +28,7 @@ def main(out: Path) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.core.backend import Sampling
+    from app.core.chat.backend import Sampling
     from app.core.context import AppContext
     from app.ui.app import create_application
     from app.ui.main_window import MainWindow

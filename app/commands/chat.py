@@ -9,17 +9,17 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from app.core.backend import Outcome
+from app.core.chat.backend import Outcome
+from app.core.chat.sampling_defaults import default_sampling
+from app.core.chat.targets import LOCAL, Target
 from app.core.context import AppContext
-from app.core.errors import ParleyError, UnknownTargetError
-from app.core.sampling_defaults import default_sampling
-from app.core.targets import LOCAL, Target
+from app.core.foundation.errors import ParleyError, UnknownTargetError
 
 if TYPE_CHECKING:
     import argparse
     from types import FrameType
 
-    from app.core.chat import TurnResult
+    from app.core.chat.service import TurnResult
 
 EXIT_INTERRUPTED = 130
 

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import print_table
 from app.commands.chat import resolve_target
-from app.core.backend import Sampling
-from app.core.compare import CompareRunner, Comparison, ComparisonStore
+from app.core.chat.backend import Sampling
+from app.core.chat.compare import CompareRunner, Comparison, ComparisonStore
 from app.core.context import AppContext
 
 if TYPE_CHECKING:
     import argparse
     from types import FrameType
 
-    from app.core.targets import Target
+    from app.core.chat.targets import Target
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.commands._output import format_time, print_json, print_table
+from app.core.chat.export import conversation_to_json, conversation_to_markdown
 from app.core.context import AppContext
-from app.core.errors import ParleyError
-from app.core.export import conversation_to_json, conversation_to_markdown
+from app.core.foundation.errors import ParleyError
 
 if TYPE_CHECKING:
     import argparse

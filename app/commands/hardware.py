@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def show_hardware(args: argparse.Namespace) -> int:
-    from app.core.hardware import probe, summary_lines
+    from app.core.local.hardware import probe, summary_lines
 
     hw = probe()
     if args.json:

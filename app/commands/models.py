@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import print_json, print_table
 from app.core.context import AppContext
-from app.core.errors import ParleyError
-from app.core.paths import cache_dir
-from app.core.starter import STARTER, ensure_starter
+from app.core.foundation.errors import ParleyError
+from app.core.foundation.paths import cache_dir
+from app.core.local.starter import STARTER, ensure_starter
 
 if TYPE_CHECKING:
     import argparse
 
-    from app.core.remote_fit import AssessedModel
+    from app.core.local.remote_fit import AssessedModel
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,7 +94,7 @@ def list_models(args: argparse.Namespace) -> int:
 
 
 def search_models(args: argparse.Namespace) -> int:
-    from app.core import hub
+    from app.core.local import hub
 
     results = hub.search(args.query or hub.DEFAULT_QUERY, args.sort, args.limit)
     if args.json:
@@ -112,13 +112,13 @@ def search_models(args: argparse.Namespace) -> int:
 
 
 def _speed(a: AssessedModel) -> str:
-    from app.core.fit import speed_range
+    from app.core.local.fit import speed_range
 
     return speed_range(a.fit) if a.fit else ""
 
 
 def repo_files(args: argparse.Namespace) -> int:
-    from app.core.remote_fit import assess_repo
+    from app.core.local.remote_fit import assess_repo
 
     assessed = assess_repo(args.repo, args.context, args.revision)
     if args.json:
@@ -171,11 +171,11 @@ class _Progress:
 
 
 def download(args: argparse.Namespace) -> int:
-    from app.core import hub
-    from app.core.download_queue import DownloadQueue, DownloadState
-    from app.core.downloads import download_model, target_path
-    from app.core.hardware import cached_probe
-    from app.core.remote_fit import assess_model
+    from app.core.local import hub
+    from app.core.local.downloads.queue import DownloadQueue, DownloadState
+    from app.core.local.downloads.transfer import download_model, target_path
+    from app.core.local.hardware import cached_probe
+    from app.core.local.remote_fit import assess_model
 
     ctx = AppContext.open()
     models_dir = ctx.catalog.models_dir
@@ -231,7 +231,7 @@ def use_model(args: argparse.Namespace) -> int:
 
 
 def delete_model(args: argparse.Namespace) -> int:
-    from app.core.model_import import delete_model as delete
+    from app.core.local.model_import import delete_model as delete
 
     ctx = AppContext.open()
     model = delete(ctx.catalog, ctx.local, args.name)
@@ -240,7 +240,7 @@ def delete_model(args: argparse.Namespace) -> int:
 
 
 def import_model(args: argparse.Namespace) -> int:
-    from app.core.model_import import import_model as do_import
+    from app.core.local.model_import import import_model as do_import
 
     ctx = AppContext.open()
     target = do_import(Path(args.path), ctx.catalog.models_dir, link=args.link,
@@ -250,7 +250,7 @@ def import_model(args: argparse.Namespace) -> int:
 
 
 def found_models(args: argparse.Namespace) -> int:
-    from app.core.model_import import find_existing
+    from app.core.local.model_import import find_existing
 
     ctx = AppContext.open()
     found = find_existing(ctx.catalog.models_dir)

@@ -11,25 +11,25 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from app.core import offline
-from app.core.conversations import ConversationStore
-from app.core.http import close_shared_client
-from app.core.models import ModelCatalog
-from app.core.paths import data_dir, database_path, ensure_writable_dir, models_dir
+from app.core.chat.conversations import ConversationStore
+from app.core.chat.targets import LOCAL, Target, TargetOption
+from app.core.foundation import offline
+from app.core.foundation.http import close_shared_client
+from app.core.foundation.paths import data_dir, database_path, ensure_writable_dir, models_dir
+from app.core.foundation.settings import OFFLINE_MODE, Settings
+from app.core.foundation.storage import Database
+from app.core.local.catalog import ModelCatalog
 from app.core.providers._config import ProviderStore
-from app.core.secrets import KeyStore
-from app.core.settings import OFFLINE_MODE, Settings
-from app.core.storage import Database
-from app.core.targets import LOCAL, Target, TargetOption
+from app.core.providers.secrets import KeyStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from app.core.chat import BackendRegistry, ChatService
-    from app.core.conversations import Message
-    from app.core.ledger import Ledger
-    from app.core.local_backend import LocalBackend
+    from app.core.billing.ledger import Ledger
+    from app.core.chat.conversations import Message
+    from app.core.chat.service import BackendRegistry, ChatService
+    from app.core.local.llama_backend import LocalBackend
     from app.core.providers import ProviderService
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class AppContext:
 
     @property
     def ledger(self) -> Ledger:
-        from app.core.ledger import Ledger
+        from app.core.billing.ledger import Ledger
 
         def open_ledger() -> Ledger:
             ledger = Ledger(self.db)
@@ -101,7 +101,7 @@ class AppContext:
 
     @property
     def local(self) -> LocalBackend:
-        from app.core.local_backend import LocalBackend
+        from app.core.local.llama_backend import LocalBackend
 
         return self._service("local", lambda: LocalBackend(self.catalog))
 
@@ -110,7 +110,7 @@ class AppContext:
         return self._service("backends", self._open_backends)
 
     def _open_backends(self) -> BackendRegistry:
-        from app.core.chat import BackendRegistry
+        from app.core.chat.service import BackendRegistry
         from app.core.providers import register_providers
 
         backends = BackendRegistry()
@@ -121,7 +121,7 @@ class AppContext:
 
     @property
     def chat(self) -> ChatService:
-        from app.core.chat import ChatService
+        from app.core.chat.service import ChatService
 
         return self._service("chat", lambda: ChatService(self.store, self.ledger, self.backends))
 

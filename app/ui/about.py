@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME, __version__
-from app.core.paths import data_dir
+from app.core.foundation.paths import data_dir
 from app.ui.resources import icon_path, resources_dir
 
 

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import APP_NAME, __version__
 from app.core.context import AppContext
-from app.core.errors import ParleyError
-from app.core.paths import data_dir, log_path
+from app.core.foundation.errors import ParleyError
+from app.core.foundation.paths import data_dir, log_path
 from app.logs import configure_logging
 from app.ui.resources import icon_path
 

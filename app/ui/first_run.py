@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import ModelError
-from app.core.model_import import import_model
-from app.core.paths import cache_dir
-from app.core.starter import STARTER, ensure_starter
+from app.core.foundation.errors import ModelError
+from app.core.foundation.paths import cache_dir
+from app.core.local.model_import import import_model
+from app.core.local.starter import STARTER, ensure_starter
 from app.workers import FunctionJob, WorkerPool
 
 if TYPE_CHECKING:

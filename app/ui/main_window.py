@@ -137,8 +137,8 @@ class MainWindow(QMainWindow):
         """Once a day, for users with an HF provider: the router's prices (issue 6)."""
         from app.core.billing.costs import reprice_unpriced
         from app.core.billing.hf_prices import refresh_daily
+        from app.core.foundation.settings import OFFLINE_MODE
         from app.core.providers import ProviderKind
-        from app.core.settings import OFFLINE_MODE
 
         ctx = self.ctx
         routers = [c.base_url for c in ctx.provider_store.list() if c.kind is ProviderKind.HF]

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Generator
     from threading import Event
 
-    from app.core.chat import TurnResult
+    from app.core.chat.service import TurnResult
 
 EMIT_INTERVAL_S = 1 / 60
 

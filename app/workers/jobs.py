@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core.errors import ParleyError
+from app.core.foundation.errors import ParleyError
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.backend import GenerationResult, Outcome, TokenSource, Usage
 from app.core.billing.energy import EnergyMonitor
-from app.core.ledger import Ledger
-from app.core.storage import Database
+from app.core.billing.ledger import Ledger
+from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
+from app.core.foundation.storage import Database
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -10,8 +10,8 @@ from app.core.billing.readonly import read_connection
 from tests.billing.conftest import result
 
 if TYPE_CHECKING:
-    from app.core.ledger import Ledger
-    from app.core.storage import Database
+    from app.core.billing.ledger import Ledger
+    from app.core.foundation.storage import Database
 
 
 def test_empty_ledger_is_reported_empty(db: Database) -> None:

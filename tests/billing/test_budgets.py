@@ -6,18 +6,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.backend import GenerationRequest, GenerationResult, Outcome, TokenSource, Usage
 from app.core.billing.budgets import BudgetBook, period_start
 from app.core.billing.errors import BudgetError, BudgetExceededError
-from app.core.targets import Target
+from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome, TokenSource, Usage
+from app.core.chat.targets import Target
 from tests.billing.conftest import result
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
+    from app.core.billing.ledger import Ledger
     from app.core.context import AppContext
-    from app.core.ledger import Ledger
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 
 class CountingCloud:

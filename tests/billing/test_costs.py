@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.backend import Outcome
 from app.core.billing.costs import (
     COMPARE_MODEL,
     COMPARE_PROVIDER,
@@ -17,13 +16,14 @@ from app.core.billing.costs import (
     reprice_unpriced,
 )
 from app.core.billing.energy import EnergyMonitor, RaplMeter
-from app.core.ledger import Ledger
+from app.core.billing.ledger import Ledger
+from app.core.chat.backend import Outcome
 from tests.billing.conftest import result
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 
 def test_cloud_cost_is_stored_with_the_price_used(ledger: Ledger) -> None:

@@ -14,8 +14,8 @@ from tests.billing.conftest import result
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from app.core.ledger import Ledger
-    from app.core.storage import Database
+    from app.core.billing.ledger import Ledger
+    from app.core.foundation.storage import Database
 
 KEY_LIKE = re.compile(r"sk-[A-Za-z0-9]{8,}|hf_[A-Za-z0-9]{8,}|Bearer |api[_-]?key", re.I)
 T0 = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC).timestamp()

@@ -13,7 +13,7 @@ from app.cli import main
 from app.core.billing.errors import PriceError
 from app.core.billing.hf_prices import parse_router_models
 from app.core.context import AppContext
-from app.core.http import close_shared_client
+from app.core.foundation.http import close_shared_client
 from tests.billing.conftest import result
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from app.core.billing.errors import PriceError
 from app.core.billing.prices import PriceBook, shipped_prices
 
 if TYPE_CHECKING:
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 
 def test_shipped_table_has_the_issue_defaults_with_source_and_date() -> None:

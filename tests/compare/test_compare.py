@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.backend import Sampling
-from app.core.compare import (
+from app.core.chat.backend import Sampling
+from app.core.chat.compare import (
     COMPARE_TAG,
     CompareRunner,
     ComparisonStore,
     continue_as_conversation,
 )
-from app.core.models import STARTER_NAME
+from app.core.chat.targets import Target
+from app.core.local.catalog import STARTER_NAME
 from app.core.providers import ProviderKind
-from app.core.targets import Target
 from tests.helpers.llama_server import LlamaServer, free_port, llama_server
 from tests.helpers.starter import REPO
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.core.starter import STARTER, ensure_starter
+from app.core.local.starter import STARTER, ensure_starter
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_MODEL_ENV = "PARLEY_TEST_MODEL"

@@ -12,7 +12,7 @@ import pytest
 
 from app import __version__
 from app.core.context import AppContext
-from app.core.starter import PYPI_URL_ENV, STARTER
+from app.core.local.starter import PYPI_URL_ENV, STARTER
 from app.ui.about import COMPONENTS, AboutDialog
 from app.ui.first_run import OFFER_DISMISSED, FirstRunDialog, needs_first_run_offer
 from app.ui.resources import resources_dir

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.core.backend import Outcome
-from app.core.conversations import Message
+from app.core.chat.backend import Outcome
+from app.core.chat.conversations import Message
 from app.ui.chat.markdown import CHUNK_CHARS, Segment, split_segments
 from app.ui.chat.view_model import meta_line, notice_text
 

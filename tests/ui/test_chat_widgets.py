@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionComboBox
 
-from app.core.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
-from app.core.conversations import Message
-from app.core.targets import Target, TargetOption
+from app.core.chat.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
+from app.core.chat.conversations import Message
+from app.core.chat.targets import Target, TargetOption
 from app.ui.chat import ChatTab
 from app.ui.chat.message_view import FIRST_SCREEN, PAGE, RENDER_INTERVAL_MS, WINDOW
 from app.ui.chat.target_picker import TargetPicker

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from PySide6.QtCore import QObject, QThread, Slot
 
-from app.core.errors import ParleyError
+from app.core.foundation.errors import ParleyError
 from app.workers import FunctionJob, WorkerPool
 
 if TYPE_CHECKING:

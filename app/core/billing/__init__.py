@@ -1,9 +1,8 @@
-"""Billing: prices, costs, energy, budgets, aggregates and CSV export.
+"""Billing: the usage ledger, prices, costs, energy, budgets, aggregates and CSV export.
+May use foundation and chat's backend interface (message and result types) only."""
 
-The names below load on first use (PEP 562): the ledger, on every start-up
-path, needs only prices, costs and budgets, not the chart and export code.
-"""
-
+# The names below load on first use (PEP 562): the ledger, on every start-up
+# path, needs only prices, costs and budgets, not the chart and export code.
 from __future__ import annotations
 
 import importlib

@@ -16,7 +16,7 @@ from app.core.billing.errors import BudgetError, BudgetExceededError
 from app.core.billing.prices import validate_currency
 
 if TYPE_CHECKING:
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 DEFAULT_WARN_AT = 0.8
 PERIODS = ("day", "month")

@@ -16,8 +16,8 @@ from app.core.billing.errors import PriceError
 from app.core.billing.prices import Price, PriceBook, validate_amount, validate_currency
 
 if TYPE_CHECKING:
-    from app.core.settings import Settings
-    from app.core.storage import Database
+    from app.core.foundation.settings import Settings
+    from app.core.foundation.storage import Database
 
 LOCAL_BACKEND = "local"
 CURRENCY = "billing.currency"

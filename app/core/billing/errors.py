@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.errors import ParleyError
+from app.core.foundation.errors import ParleyError
 
 
 class PriceError(ParleyError):

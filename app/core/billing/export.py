@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
     from pathlib import Path
 
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 COLUMNS = (
     "id", "time_utc", "conversation_id", "message_id", "project", "tag", "backend",

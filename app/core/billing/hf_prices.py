@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from app.core.billing.prices import PriceBook
-    from app.core.settings import Settings
+    from app.core.foundation.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _price(model_id: str, entry: Any) -> RouterPrice | None:
 
 
 def fetch_router_models(endpoint: str = HF_ROUTER) -> Any:
-    from app.core.http import shared_client
+    from app.core.foundation.http import shared_client
 
     url = f"{endpoint.rstrip('/')}/models"
     try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.billing.errors import PriceError
 
 if TYPE_CHECKING:
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 # Nobody sells a model at $10,000 per million tokens; above that it is a typo.
 MAX_PRICE_PER_MTOK = 10_000.0

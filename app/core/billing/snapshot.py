@@ -10,7 +10,7 @@ from app.core.billing.budgets import BudgetBook, BudgetStatus
 from app.core.billing.readonly import read_connection
 
 if TYPE_CHECKING:
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 
 @dataclass(frozen=True, slots=True)

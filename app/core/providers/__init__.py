@@ -1,15 +1,15 @@
 """Cloud providers: configs in SQLite, keys in the OS keyring, OpenAI-style streaming.
+May use foundation, chat (backend interface, service, targets) and billing's ledger; never local."""
 
-The names below load on first use (PEP 562): start-up needs only the provider
-configs for the model control, not the service, the retry logic or httpx.
-"""
-
+# The names below load on first use (PEP 562): start-up needs only the provider
+# configs for the model control, not the service, the retry logic or httpx.
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
     from app.core.providers._common import RetryPolicy, check_key_scope
     from app.core.providers._config import (
         HF_DEFAULT_MODEL,
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from app.core.providers._router import RouterOffer, fetch_offers, parse_offers
     from app.core.providers._service import ProviderService
     from app.core.providers._wiring import make_backend, provider_options, register_providers
-    from app.core.token_estimate import estimate_prompt_tokens, estimate_tokens
 
 _HOMES = {
     "app.core.providers._common": ("RetryPolicy", "check_key_scope"),
@@ -92,7 +91,7 @@ _HOMES = {
     "app.core.providers._router": ("RouterOffer", "fetch_offers", "parse_offers"),
     "app.core.providers._service": ("ProviderService",),
     "app.core.providers._wiring": ("make_backend", "provider_options", "register_providers"),
-    "app.core.token_estimate": ("estimate_prompt_tokens", "estimate_tokens"),
+    "app.core.chat.token_estimate": ("estimate_prompt_tokens", "estimate_tokens"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 

@@ -7,13 +7,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.backend import (
+from app.core.chat.backend import (
     GenerationRequest,
     GenerationResult,
     Outcome,
     TokenSource,
     Usage,
 )
+from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
 from app.core.providers._config import ProviderConfig, ProviderKind, is_loopback, url_origin
 from app.core.providers._errors import (
     AuthError,
@@ -26,12 +27,11 @@ from app.core.providers._errors import (
     ServerError,
     UnknownModelError,
 )
-from app.core.token_estimate import estimate_prompt_tokens, estimate_tokens
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from app.core.secrets import KeyStore
+    from app.core.providers.secrets import KeyStore
 
 KEY_REQUIRED = frozenset({ProviderKind.HF, ProviderKind.MISTRAL})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

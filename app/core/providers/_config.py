@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from app.core.providers._errors import ProviderConfigError
 
 if TYPE_CHECKING:
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 RESERVED_NAMES = frozenset({"local"})

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.core.backend import GenerationRequest, GenerationResult, Outcome
+from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome
 from app.core.providers._common import (
     Guard,
     RetryPolicy,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from threading import Event
 
     from app.core.providers._config import ProviderConfig
-    from app.core.secrets import KeyStore
+    from app.core.providers.secrets import KeyStore
 
 logger = logging.getLogger(__name__)
 

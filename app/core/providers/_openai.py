@@ -10,8 +10,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.core.backend import GenerationRequest, GenerationResult, Outcome
-from app.core.http import shared_client
+from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome
+from app.core.foundation.http import shared_client
 from app.core.providers._common import (
     Guard,
     RetryPolicy,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from app.core.secrets import KeyStore
+    from app.core.providers.secrets import KeyStore
 
 logger = logging.getLogger(__name__)
 

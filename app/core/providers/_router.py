@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.core.http import shared_client
+from app.core.foundation.http import shared_client
 from app.core.providers._common import Guard, status_error
 from app.core.providers._errors import ConnectFailedError, ProviderError
 

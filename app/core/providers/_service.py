@@ -7,7 +7,13 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from app.core.backend import Backend, ChatMessage, GenerationRequest, GenerationResult, Sampling
+from app.core.chat.backend import (
+    Backend,
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    Sampling,
+)
 from app.core.providers._common import check_key_scope
 from app.core.providers._config import ProviderConfig, ProviderKind, ProviderStore, url_origin
 from app.core.providers._errors import ProviderConfigError, ProviderError
@@ -16,10 +22,10 @@ from app.core.providers._wiring import make_backend, register_providers
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from app.core.chat import BackendRegistry
-    from app.core.ledger import Ledger
+    from app.core.billing.ledger import Ledger
+    from app.core.chat.service import BackendRegistry
     from app.core.providers._router import RouterOffer
-    from app.core.secrets import KeyStore
+    from app.core.providers.secrets import KeyStore
 
 logger = logging.getLogger(__name__)
 

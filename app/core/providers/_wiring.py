@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.core.chat.targets import Target, TargetOption
 from app.core.providers._config import ProviderConfig, ProviderKind, ProviderStore
-from app.core.targets import Target, TargetOption
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from app.core.backend import Backend
-    from app.core.chat import BackendRegistry
+    from app.core.chat.backend import Backend
+    from app.core.chat.service import BackendRegistry
     from app.core.providers._hf import HFBackend
     from app.core.providers._openai import OpenAICompatBackend
-    from app.core.secrets import KeyStore
+    from app.core.providers.secrets import KeyStore
 
 
 def make_backend(

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.billing.prices import KNOWN_CURRENCIES
-from app.core.errors import ParleyError
+from app.core.foundation.errors import ParleyError
 from app.ui.billing.format import money
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.core.billing.costs import load_local_settings, save_local_settings
-from app.core.errors import ParleyError
+from app.core.foundation.errors import ParleyError
 
 if TYPE_CHECKING:
-    from app.core.settings import Settings
+    from app.core.foundation.settings import Settings
 
 NOTE = (
     "Local answers are costed from the energy they used: measured by NVML (NVIDIA) or RAPL "

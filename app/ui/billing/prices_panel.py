@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
 
 from app.core.billing.costs import reprice_unpriced
 from app.core.billing.prices import KNOWN_CURRENCIES, validate_amount
-from app.core.errors import ParleyError
+from app.core.foundation.errors import ParleyError
 
 if TYPE_CHECKING:
     from app.core.billing.prices import PriceBook
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
 
 HEADERS = ("Provider", "Model", "Input / M", "Output / M", "Cached / M", "Currency", "Date",
            "Source")  # fmt: skip

@@ -19,7 +19,7 @@ from app.workers import FunctionJob
 if TYPE_CHECKING:
     import threading
 
-    from app.core.storage import Database
+    from app.core.foundation.storage import Database
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from app.core.conversations import Conversation
+    from app.core.chat.conversations import Conversation
 
 SEARCH_DELAY_MS = 200  # search once typing pauses, not on every key
 ID_ROLE = Qt.ItemDataRole.UserRole

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from app.core.backend import Outcome
+from app.core.chat.backend import Outcome
 
 if TYPE_CHECKING:
-    from app.core.conversations import Message
+    from app.core.chat.conversations import Message
     from app.ui.chat.message_widget import MessageWidget
 
 RENDER_INTERVAL_MS = 30  # ~33 Hz: smooth to the eye, cheap for the GUI thread

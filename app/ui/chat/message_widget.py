@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.backend import Outcome
+from app.core.chat.backend import Outcome
 from app.ui.chat.message_body import MessageBody
 from app.ui.chat.view_model import meta_line, notice_text
 
 if TYPE_CHECKING:
-    from app.core.conversations import Message
+    from app.core.chat.conversations import Message
 
 
 def _tool_button(text: str, tip: str, parent: QWidget) -> QToolButton:

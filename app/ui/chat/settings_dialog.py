@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.backend import Sampling
-from app.core.errors import ParleyError
+from app.core.chat.backend import Sampling
+from app.core.foundation.errors import ParleyError
 
 if TYPE_CHECKING:
-    from app.core.conversations import Conversation, ConversationStore
+    from app.core.chat.conversations import Conversation, ConversationStore
 
 
 def _number(text: str, name: str, kind: type[float] | type[int]) -> float:

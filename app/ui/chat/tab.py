@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.backend import Outcome
 from app.core.billing.errors import BudgetExceededError
-from app.core.conversations import Conversation, Message
-from app.core.errors import ParleyError
-from app.core.sampling_defaults import default_sampling
-from app.core.targets import Target
+from app.core.chat.backend import Outcome
+from app.core.chat.conversations import Conversation, Message
+from app.core.chat.sampling_defaults import default_sampling
+from app.core.chat.targets import Target
+from app.core.foundation.errors import ParleyError
 from app.ui.chat.composer import Composer
 from app.ui.chat.conversation_list import ConversationList
 from app.ui.chat.heap import settle_heap
@@ -36,7 +36,7 @@ from app.ui.chat.turn_runner import TurnRunner
 from app.ui.chat.view_model import conversation_target
 
 if TYPE_CHECKING:
-    from app.core.chat import TurnResult
+    from app.core.chat.service import TurnResult
     from app.core.context import AppContext
     from app.ui.chat.settings_dialog import ConversationSettingsDialog
     from app.ui.compare import CompareView

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 if TYPE_CHECKING:
     from PySide6.QtGui import QPaintEvent
 
-    from app.core.targets import TargetOption
+    from app.core.chat.targets import TargetOption
 
 TARGET_ROLE = Qt.ItemDataRole.UserRole
 ACTION_ROLE = TARGET_ROLE + 1

@@ -90,7 +90,7 @@ class TurnRunner(QObject):
             self.text_received.emit(text)
 
     def _on_finished(self, job_id: int, result: object) -> None:
-        from app.core.chat import TurnResult  # loaded by the turn that sent this
+        from app.core.chat.service import TurnResult  # loaded by the turn that sent this
 
         if self._current(job_id) and isinstance(result, TurnResult):
             self.turn_finished.emit(result)

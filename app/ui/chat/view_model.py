@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.core.backend import Outcome
-from app.core.targets import Target
+from app.core.chat.backend import Outcome
+from app.core.chat.targets import Target
 
 if TYPE_CHECKING:
-    from app.core.conversations import Conversation, Message
+    from app.core.chat.conversations import Conversation, Message
 
 OUTCOME_LABELS = {
     Outcome.STREAMING: "writing…",

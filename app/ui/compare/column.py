@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from app.ui.chat.message_body import MessageBody
 
 if TYPE_CHECKING:
-    from app.core.compare import Column
+    from app.core.chat.compare import Column
 
 STATUS_TEXT = {
     "waiting": "Waiting for the local device…",

@@ -23,9 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.backend import Sampling
-from app.core.compare import CompareRunner, Comparison, ComparisonStore, continue_as_conversation
-from app.core.targets import Target
+from app.core.chat.backend import Sampling
+from app.core.chat.compare import (
+    CompareRunner,
+    Comparison,
+    ComparisonStore,
+    continue_as_conversation,
+)
+from app.core.chat.targets import Target
 from app.ui.compare.column import CompareColumn
 from app.workers import CompareJob
 

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import hub
-from app.core.download_queue import DownloadEntry, DownloadQueue, DownloadState
-from app.core.downloads import DownloadResult, discard_partials, download_model
+from app.core.local import hub
+from app.core.local.downloads.queue import DownloadEntry, DownloadQueue, DownloadState
+from app.core.local.downloads.transfer import DownloadResult, discard_partials, download_model
 from app.ui.models import format as fmt
 from app.workers import FunctionJob
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from app.core.context import AppContext
-    from app.core.remote_fit import AssessedModel
+    from app.core.local.remote_fit import AssessedModel
     from app.workers import WorkerPool
 
 COLUMNS = ("File", "Repo", "Progress", "Bytes", "Speed", "ETA", "State")

@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from app.core.hardware import Hardware, cached_probe, summary_lines
+from app.core.local.hardware import Hardware, cached_probe, summary_lines
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.model_import import FoundModel, delete_model, find_existing, import_model
+from app.core.local.model_import import FoundModel, delete_model, find_existing, import_model
 from app.ui.models import format as fmt
 from app.workers import FunctionJob
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
     from app.core.context import AppContext
-    from app.core.models import InstalledModel
+    from app.core.local.catalog import InstalledModel
     from app.workers import WorkerPool
 
 COLUMNS = ("Name", "Size", "Quantization", "Architecture", "Context", "Path")

@@ -23,16 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import hub
-from app.core.fit import Verdict, speed_range
-from app.core.remote_fit import AssessedModel, assess_repo
+from app.core.local import hub
+from app.core.local.fit import Verdict, speed_range
+from app.core.local.remote_fit import AssessedModel, assess_repo
 from app.ui.models import format as fmt
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
     import threading
 
-    from app.core.hub import RepoSummary
+    from app.core.local.hub import RepoSummary
     from app.workers import WorkerPool
 
 REPO_COLUMNS = ("Repo", "Author", "Downloads", "Likes", "License", "Updated")

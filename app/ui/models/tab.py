@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QShowEvent
 
     from app.core.context import AppContext
-    from app.core.remote_fit import AssessedModel
+    from app.core.local.remote_fit import AssessedModel
     from app.workers import WorkerPool
 
 

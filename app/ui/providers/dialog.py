@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.foundation.settings import OFFLINE_MODE
 from app.core.providers import ProviderKind
-from app.core.secrets import PLAINTEXT_FALLBACK
-from app.core.settings import OFFLINE_MODE
+from app.core.providers.secrets import PLAINTEXT_FALLBACK
 from app.ui.providers.form import ProviderForm
 from app.workers import FunctionJob
 
@@ -204,7 +204,7 @@ class ProvidersDialog(QDialog):
         self.pool.submit(job, lane)
 
     def _show_error(self, exc: Exception) -> None:
-        from app.core.errors import ParleyError
+        from app.core.foundation.errors import ParleyError
 
         self.status.setText(str(exc) if isinstance(exc, ParleyError) else
                             "Something went wrong. The details are in Parley's log.")  # fmt: skip

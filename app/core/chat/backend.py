@@ -1,0 +1,113 @@
+"""The one interface every model source implements (local llama.cpp, cloud APIs).
+
+A backend's `stream()` is a generator: it yields text deltas as they arrive
+and returns a `GenerationResult` (read it with `result = yield from ...` or
+`StopIteration.value`). It checks `cancel` between tokens and returns with
+outcome `stopped` when it is set; it raises `ParleyError` for failures the
+user can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+    from threading import Event
+
+
+class Outcome(StrEnum):
+    STREAMING = "streaming"
+    DONE = "done"
+    STOPPED = "stopped"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+
+class TokenSource(StrEnum):
+    REPORTED = "reported"  # the backend said how many tokens it used
+    COUNTED = "counted"  # Parley counted them itself (local tokenizer or estimate)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 1024
+    context_length: int = 4096
+
+    def validated(self) -> Sampling:
+        from app.core.foundation.errors import ParleyError
+
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ParleyError("Temperature must be between 0 and 2.")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ParleyError("Top-p must be above 0 and at most 1.")
+        if not 1 <= self.max_tokens <= 131072:
+            raise ParleyError("Max tokens must be between 1 and 131072.")
+        if not 256 <= self.context_length <= 1048576:
+            raise ParleyError("Context length must be between 256 and 1048576 tokens.")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    source: TokenSource
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    messages: tuple[ChatMessage, ...]
+    sampling: Sampling
+    model: str  # the backend's model name (local: installed name or .gguf path)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    text: str
+    outcome: Outcome
+    usage: Usage
+    backend: str
+    provider: str
+    model: str
+    ttft_s: float | None
+    duration_s: float
+    error: str | None = None
+    trimmed_turns: int = 0
+    request_id: str | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return tokens_per_second(self.usage.completion_tokens, self.duration_s, self.ttft_s)
+
+
+def tokens_per_second(
+    completion_tokens: int | None, duration_s: float | None, ttft_s: float | None
+) -> float | None:
+    """Generation speed: the tokens after the first over the time after the first."""
+    if not completion_tokens or completion_tokens < 2 or not duration_s:
+        return None
+    gen_time = duration_s - (ttft_s or 0.0)
+    return (completion_tokens - 1) / gen_time if gen_time > 0 else None
+
+
+class Backend(Protocol):
+    """A model source. `name` is what users type after `--backend`."""
+
+    @property
+    def name(self) -> str: ...
+
+    def stream(
+        self, request: GenerationRequest, cancel: Event
+    ) -> Generator[str, None, GenerationResult]: ...

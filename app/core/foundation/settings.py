@@ -1,0 +1,33 @@
+"""User settings, stored as JSON values in the database's `settings` table."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.core.foundation.storage import Database
+
+ACTIVE_MODEL = "active_model"
+N_GPU_LAYERS = "local.n_gpu_layers"  # "auto" or an int
+N_THREADS = "local.n_threads"  # "auto" or an int
+OFFLINE_MODE = "privacy.offline_mode"  # bool: issue 4, no network traffic at all
+
+
+class Settings:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self.db.scalar("SELECT value FROM settings WHERE key = ?", (key,))
+        return default if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: Any) -> None:
+        self.db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def delete(self, key: str) -> None:
+        self.db.execute("DELETE FROM settings WHERE key = ?", (key,))

@@ -1,0 +1,260 @@
+"""SQLite storage: one connection per `Database`, WAL, foreign keys, versioned schema.
+
+Migrations are keyed on `PRAGMA user_version`: `MIGRATIONS[i]` takes the schema
+from version i to i + 1. Append new ones; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.core.foundation.errors import DataDirError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: conversations, messages, usage ledger, settings
+    """
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        system_prompt TEXT NOT NULL DEFAULT '',
+        sampling_json TEXT NOT NULL DEFAULT '{}',
+        target TEXT NOT NULL DEFAULT '',
+        project TEXT,
+        local_only INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX conversations_updated ON conversations(updated_at DESC);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        backend TEXT,
+        provider TEXT,
+        model TEXT,
+        outcome TEXT,
+        error TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        token_source TEXT,
+        ttft_s REAL,
+        duration_s REAL,
+        trimmed_turns INTEGER NOT NULL DEFAULT 0,
+        writer_pid INTEGER,
+        UNIQUE (conversation_id, position)
+    );
+    CREATE INDEX messages_streaming ON messages(outcome) WHERE outcome = 'streaming';
+    CREATE TABLE usage (
+        id INTEGER PRIMARY KEY,
+        created_at REAL NOT NULL,
+        conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+        message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+        backend TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        token_source TEXT NOT NULL,
+        ttft_s REAL,
+        duration_s REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        request_id TEXT,
+        project TEXT,
+        tag TEXT
+    );
+    CREATE INDEX usage_created ON usage(created_at);
+    CREATE INDEX usage_conversation ON usage(conversation_id);
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+    # issue 6: billing
+    """
+    ALTER TABLE usage ADD COLUMN cost REAL;
+    ALTER TABLE usage ADD COLUMN currency TEXT;
+    ALTER TABLE usage ADD COLUMN cost_source TEXT NOT NULL DEFAULT 'no price';
+    ALTER TABLE usage ADD COLUMN price_input REAL;
+    ALTER TABLE usage ADD COLUMN price_output REAL;
+    ALTER TABLE usage ADD COLUMN energy_wh REAL;
+    ALTER TABLE usage ADD COLUMN compare_cost REAL;
+    CREATE TABLE prices (
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input REAL NOT NULL,
+        output REAL NOT NULL,
+        cached_input REAL,
+        currency TEXT NOT NULL,
+        source TEXT NOT NULL,
+        date TEXT NOT NULL,
+        user_override INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (provider, model)
+    );
+    CREATE TABLE budgets (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL CHECK (scope IN ('all', 'provider', 'project')),
+        name TEXT NOT NULL DEFAULT '',
+        period TEXT NOT NULL CHECK (period IN ('day', 'month')),
+        amount REAL NOT NULL,
+        currency TEXT NOT NULL,
+        hard INTEGER NOT NULL DEFAULT 0,
+        warn_at REAL NOT NULL DEFAULT 0.8,
+        UNIQUE (scope, name, period)
+    );
+    -- Covering index: every Billing chart is one range scan that never touches the table.
+    CREATE INDEX usage_billing ON usage(created_at, currency, provider, backend, model,
+        project, cost, prompt_tokens, completion_tokens, compare_cost);
+    CREATE INDEX usage_provider_created ON usage(provider, created_at);
+    CREATE INDEX usage_project_created ON usage(project, created_at);
+    CREATE INDEX usage_unpriced ON usage(provider, model) WHERE cost_source = 'no price';
+    """,
+    # issue 4: providers (configs only: keys live in the OS keyring, never here)
+    """
+    CREATE TABLE providers (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('hf', 'mistral', 'openai')),
+        base_url TEXT NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        hf_provider TEXT NOT NULL DEFAULT '',
+        key_host TEXT,
+        created_at REAL NOT NULL,
+        options_json TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+    # issue 5: downloads
+    """
+    CREATE TABLE downloads (
+        id INTEGER PRIMARY KEY,
+        repo TEXT NOT NULL,
+        path TEXT NOT NULL,
+        revision TEXT NOT NULL DEFAULT 'main',
+        size INTEGER NOT NULL DEFAULT 0,
+        done INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL
+            CHECK (state IN ('queued', 'running', 'paused', 'done', 'failed', 'cancelled')),
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (repo, revision, path)
+    );
+    """,
+    # issue 7: comparisons (one prompt, several targets, side by side)
+    """
+    CREATE TABLE comparisons (
+        id INTEGER PRIMARY KEY,
+        created_at REAL NOT NULL,
+        prompt TEXT NOT NULL,
+        system_prompt TEXT NOT NULL DEFAULT '',
+        sampling_json TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE comparison_columns (
+        comparison_id INTEGER NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        outcome TEXT NOT NULL DEFAULT 'waiting',
+        error TEXT,
+        model TEXT,
+        provider TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        token_source TEXT,
+        ttft_s REAL,
+        duration_s REAL,
+        usage_id INTEGER REFERENCES usage(id) ON DELETE SET NULL,
+        PRIMARY KEY (comparison_id, position)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """A thread-safe SQLite connection.
+
+    One connection guarded by a lock: the GUI reads and a worker's periodic
+    checkpoint writes are each well under a millisecond, so a second
+    connection per thread would buy nothing but WAL bookkeeping.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.OperationalError as exc:
+            raise DataDirError(
+                f"Parley can't open its database {path} ({exc}).",
+                "Check that the data folder is writable and the disk is not full.",
+            ) from exc
+
+    def _migrate(self) -> None:
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise DataDirError(
+                f"The database {self.path} was written by a newer Parley (schema {version}).",
+                "Update Parley, or point PARLEY_DATA_DIR at another folder.",
+            )
+        for target in range(version, SCHEMA_VERSION):
+            logger.info("migrating database schema %d -> %d", target, target + 1)
+            # executescript commits any open transaction first, so the script
+            # carries its own BEGIN/COMMIT: schema and version move together.
+            with self._lock:
+                self._conn.executescript(
+                    f"BEGIN IMMEDIATE; {MIGRATIONS[target]}; "
+                    f"PRAGMA user_version = {target + 1}; COMMIT;"
+                )
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.scalar("PRAGMA user_version"))
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        with self._lock:
+            row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,275 @@
+"""The local backend: llama.cpp through llama-cpp-python, one model kept loaded.
+
+Streaming uses a `generate()` loop with an incremental UTF-8 decoder rather
+than `create_chat_completion(stream=True)`, which re-detokenizes the whole
+answer on every token. Sending the full history each turn lets `generate()`
+reuse the KV cache for the matching token prefix.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from threading import Event
+from typing import TYPE_CHECKING, Any
+
+from app.core.chat.backend import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    Outcome,
+    Sampling,
+    TokenSource,
+    Usage,
+)
+from app.core.chat.context_fit import fit_messages
+from app.core.foundation.errors import ModelError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Sequence
+
+    import llama_cpp
+
+    from app.core.local.catalog import InstalledModel, ModelCatalog
+
+logger = logging.getLogger(__name__)
+
+# Used when a GGUF carries no chat template of its own.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+TOP_K = 40
+MIN_P = 0.05
+N_BATCH = 512
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    n_ctx: int
+    n_gpu_layers: int
+    n_threads: int
+    flash_attn: bool
+
+
+@dataclass
+class _Loaded:
+    path: str
+    options: LoadOptions
+    llm: llama_cpp.Llama
+    render: Callable[[Sequence[ChatMessage]], str]
+    load_s: float
+
+
+def default_load_options(n_ctx: int) -> LoadOptions:
+    # Imported here: the hardware probe is only needed once a model loads.
+    from app.core.local.hardware import gpu_offload_supported, physical_cores
+
+    gpu = gpu_offload_supported()
+    return LoadOptions(
+        n_ctx=n_ctx,
+        # -1 offloads every layer; the Models issue's fit estimate refines this.
+        n_gpu_layers=-1 if gpu else 0,
+        n_threads=physical_cores(),
+        # Flash attention cuts KV memory traffic on GPUs; on CPU it is slower here.
+        flash_attn=gpu,
+    )
+
+
+class LocalBackend:
+    name = "local"
+    provider = "llama.cpp"
+
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        load_options: Callable[[int], LoadOptions] = default_load_options,
+    ) -> None:
+        self.catalog = catalog
+        self.load_options = load_options
+        self._loaded: _Loaded | None = None
+        self._lock = threading.Lock()
+        self.loads = 0  # how many times a model was loaded (benches check reuse)
+
+    # public ----------------------------------------------------------------
+    def prepare(self, model: str) -> InstalledModel:
+        """Check the model can be used before anything is stored; raise `ModelError` if not."""
+        return self.catalog.resolve(model)
+
+    def unload(self) -> None:
+        with self._lock:
+            self._unload_locked()
+
+    def preload(self, model: str, n_ctx: int = 4096) -> float:
+        """Load `model` now (the old one is unloaded) so the first message starts at once.
+
+        Returns the load time in seconds; raises `ModelError` when llama.cpp refuses it.
+        """
+        with self._lock:
+            resolved = self.catalog.resolve(model)
+            n_ctx = min(n_ctx, resolved.context_length or n_ctx)
+            return self._ensure_loaded(resolved, n_ctx).load_s
+
+    @property
+    def loaded_path(self) -> str | None:
+        return self._loaded.path if self._loaded else None
+
+    def stream(
+        self, request: GenerationRequest, cancel: Event
+    ) -> Generator[str, None, GenerationResult]:
+        started = time.monotonic()
+        with self._lock:
+            model = self.catalog.resolve(request.model)
+            sampling = request.sampling
+            n_ctx = min(sampling.context_length, model.context_length or sampling.context_length)
+            loaded = self._ensure_loaded(model, n_ctx)
+            llm = loaded.llm
+
+            def count(messages: Sequence[ChatMessage]) -> int:
+                return len(self._tokenize(loaded, messages))
+
+            fitted = fit_messages(request.messages, count, n_ctx, sampling.max_tokens)
+            tokens = self._tokenize(loaded, fitted.messages)
+            budget = min(sampling.max_tokens, n_ctx - len(tokens))
+            text, outcome, completion, ttft = yield from self._generate(
+                llm, tokens, sampling, budget, cancel, started
+            )
+            return GenerationResult(
+                text=text,
+                outcome=outcome,
+                usage=Usage(len(tokens), completion, TokenSource.COUNTED),
+                backend=self.name,
+                provider=self.provider,
+                model=model.name,
+                ttft_s=ttft,
+                duration_s=time.monotonic() - started,
+                trimmed_turns=fitted.trimmed_turns,
+                extra={"load_s": loaded.load_s, "n_ctx": float(n_ctx)},
+            )
+
+    # internals -------------------------------------------------------------
+    def _generate(
+        self,
+        llm: llama_cpp.Llama,
+        tokens: list[int],
+        sampling: Sampling,
+        budget: int,
+        cancel: Event,
+        started: float,
+    ) -> Generator[str, None, tuple[str, Outcome, int, float | None]]:
+        import llama_cpp
+
+        vocab = llm._model.vocab
+        is_eog = llama_cpp.llama_vocab_is_eog
+        to_piece = llama_cpp.llama_token_to_piece
+        buf = ctypes.create_string_buffer(256)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        parts: list[str] = []
+        completion = 0
+        ttft: float | None = None
+        outcome = Outcome.DONE
+        if budget <= 0 or cancel.is_set():
+            return "", Outcome.STOPPED if cancel.is_set() else Outcome.DONE, 0, None
+        tokens_iter = llm.generate(
+            tokens,
+            top_k=TOP_K,
+            top_p=sampling.top_p,
+            min_p=MIN_P,
+            temp=sampling.temperature,
+            repeat_penalty=1.0,
+        )
+        try:
+            for token in tokens_iter:
+                if is_eog(vocab, token):
+                    break
+                completion += 1
+                n = to_piece(vocab, token, buf, len(buf), 0, False)
+                piece = decoder.decode(buf.raw[:n]) if n > 0 else ""
+                if piece:
+                    if ttft is None:
+                        ttft = time.monotonic() - started
+                    parts.append(piece)
+                    yield piece
+                if cancel.is_set():
+                    outcome = Outcome.STOPPED
+                    break
+                if completion >= budget:
+                    break
+        finally:
+            tokens_iter.close()
+        if tail := decoder.decode(b"", final=True):
+            parts.append(tail)
+            yield tail
+        return "".join(parts), outcome, completion, ttft
+
+    def _tokenize(self, loaded: _Loaded, messages: Sequence[ChatMessage]) -> list[int]:
+        prompt = loaded.render(messages)
+        return loaded.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def _ensure_loaded(self, model: InstalledModel, n_ctx: int) -> _Loaded:
+        options = self.load_options(n_ctx)
+        current = self._loaded
+        if current and current.path == str(model.path) and current.options == options:
+            return current
+        self._unload_locked()
+        import llama_cpp
+
+        # Refuse a model that can't fit; offload only the layers the GPU holds.
+        from app.core.local.load_guard import gpu_layers_for
+
+        gpu_layers = gpu_layers_for(model, options.n_ctx, options.n_gpu_layers)
+        t0 = time.monotonic()
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(model.path),
+                n_ctx=options.n_ctx,
+                n_batch=N_BATCH,
+                n_gpu_layers=gpu_layers,
+                n_threads=options.n_threads,
+                n_threads_batch=options.n_threads,
+                flash_attn=options.flash_attn,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(
+                f"llama.cpp couldn't load {model.name} ({model.architecture}, "
+                f"{model.size_bytes / 1e9:.1f} GB): {exc}.",
+                "The file may be damaged, too big for this machine's memory, or of an "
+                "architecture this build of llama.cpp does not support. Try another model.",
+            ) from exc
+        self.loads += 1
+        loaded = _Loaded(
+            str(model.path), options, llm, self._renderer(llm), time.monotonic() - t0
+        )
+        self._loaded = loaded
+        logger.info("loaded %s with %s in %.2fs", model.name, options, loaded.load_s)
+        return loaded
+
+    @staticmethod
+    def _renderer(llm: llama_cpp.Llama) -> Callable[[Sequence[ChatMessage]], str]:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        def token_text(token_id: int) -> str:
+            return llm._model.token_get_text(token_id) if token_id != -1 else ""
+
+        formatter = Jinja2ChatFormatter(
+            template=llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE,
+            eos_token=token_text(llm.token_eos()),
+            bos_token=token_text(llm.token_bos()),
+        )
+
+        def render(messages: Sequence[ChatMessage]) -> str:
+            payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
+            return formatter(messages=payload).prompt
+
+        return render
+
+    def _unload_locked(self) -> None:
+        if self._loaded is not None:
+            self._loaded.llm.close()
+            self._loaded = None

@@ -1,0 +1,92 @@
+"""The fit estimate: memory arithmetic and verdicts on made-up machines."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import pytest
+
+from app.core.local.fit import ModelShape, Verdict, estimate, overhead_bytes
+from app.core.local.gguf import read_gguf, read_header
+from app.core.local.hardware import GPU, Hardware
+from tests.helpers.gguf_files import gguf_header, llama_metadata
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+GB = 10**9
+
+
+def machine(
+    vram: int = 0, ram: int = 32 * GB, offload: bool = True, unified: bool = False
+) -> Hardware:
+    gpu = GPU("NVIDIA GeForce RTX 4090", "nvidia", vram, vram, 1008.0, "test", unified)
+    gpus = (gpu,) if vram else ()
+    return Hardware("Linux", "test CPU", 8, 16, ram, ram, 60.0, gpus, "CUDA" if offload else "CPU",
+                    offload)  # fmt: skip
+
+
+def mistral_small(weights: int = 14_330_000_000) -> ModelShape:
+    meta = llama_metadata(40, **{"llama.embedding_length": 5120, "llama.attention.head_count": 32,
+                                 "llama.attention.head_count_kv": 8,
+                                 "llama.attention.key_length": 128,
+                                 "llama.feed_forward_length": 32768,
+                                 "llama.context_length": 131072})  # fmt: skip
+    header, _ = gguf_header(meta, [])
+    return ModelShape.from_header(read_header(io.BytesIO(header)), weights)
+
+
+def test_kv_cache_matches_the_design_numbers_for_mistral_small() -> None:
+    shape = mistral_small()
+    assert shape.kv_bytes_per_token == 160 * 1024  # 160 KiB per token at f16
+    fit = estimate(shape, machine(vram=24 * GB), n_ctx=8192)
+    assert fit.kv_bytes == 8192 * 160 * 1024  # 1.25 GiB
+
+
+def test_full_gpu_when_weights_kv_and_overhead_fit_in_vram() -> None:
+    fit = estimate(mistral_small(), machine(vram=24 * GB), n_ctx=8192)
+    assert fit.verdict is Verdict.FULL_GPU
+    assert fit.gpu_layers == fit.total_layers == 40
+    assert fit.speed_low is not None and fit.speed_high is not None
+    assert 20 < fit.speed_low < fit.speed_high < 70  # RTX 4090 ceiling ~70 t/s
+    assert "needs 15.9 GB" in fit.explanation and "tokens/s" in fit.explanation
+
+
+def test_partial_offload_names_the_layers_that_fit() -> None:
+    fit = estimate(mistral_small(), machine(vram=8 * GB), n_ctx=8192)
+    assert fit.verdict is Verdict.PARTIAL
+    assert 0 < fit.gpu_layers < 40
+    assert fit.label == f"partial offload ({fit.gpu_layers} of 40 layers)"
+
+
+def test_cpu_only_without_a_gpu_or_a_gpu_build() -> None:
+    assert estimate(mistral_small(), machine(), n_ctx=4096).verdict is Verdict.CPU
+    no_backend = estimate(mistral_small(), machine(vram=24 * GB, offload=False), n_ctx=4096)
+    assert no_backend.verdict is Verdict.CPU
+    assert "cannot use the GPU" in no_backend.explanation
+
+
+def test_too_big_when_neither_vram_nor_ram_holds_it() -> None:
+    fit = estimate(mistral_small(), machine(vram=4 * GB, ram=8 * GB), n_ctx=32768)
+    assert fit.verdict is Verdict.TOO_BIG
+    assert fit.speed_low is None
+    assert "smaller quantization" in fit.explanation
+
+
+def test_apple_unified_memory_counts_once() -> None:
+    fit = estimate(mistral_small(), machine(vram=24 * GB, ram=32 * GB, unified=True), n_ctx=8192)
+    assert fit.verdict is Verdict.FULL_GPU
+    small = estimate(mistral_small(), machine(vram=12 * GB, ram=16 * GB, unified=True), n_ctx=8192)
+    assert small.verdict is not Verdict.FULL_GPU
+
+
+@pytest.mark.parametrize(("n_ctx", "measured_mb"), [(2048, 190.8), (4096, 238.0), (8192, 332.4)])
+def test_starter_estimate_matches_measured_llama_cpp_memory(
+    starter_path: Path, n_ctx: int, measured_mb: float
+) -> None:
+    # RSS growth measured here after loading and one 512-token batch (bench/fit_accuracy.py).
+    shape = ModelShape.from_header(read_gguf(starter_path), starter_path.stat().st_size)
+    fit = estimate(shape, machine(), n_ctx=n_ctx)
+    assert 0.85 <= fit.needed_bytes / 1e6 / measured_mb <= 1.15
+    assert overhead_bytes(shape) < 64 * 2**20
