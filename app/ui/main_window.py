@@ -75,6 +75,9 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(f"&About {APP_NAME}…", self.show_about)
         self._first_shown = False
+        # Owned by the window, so a window closed before it fires never refreshes.
+        self._price_refresh = QTimer(self, singleShot=True, interval=PRICE_REFRESH_DELAY_MS)
+        self._price_refresh.timeout.connect(self.refresh_prices_daily)
 
     @property
     def models_tab(self) -> ModelsTab:
@@ -123,7 +126,7 @@ class MainWindow(QMainWindow):
             self._first_shown = True
             # After the window is up, so neither delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
-            QTimer.singleShot(PRICE_REFRESH_DELAY_MS, self.refresh_prices_daily)
+            self._price_refresh.start()
 
     def _offer_first_run(self) -> None:
         if self.ctx.catalog.list():
@@ -161,6 +164,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         # Stop generation (the partial answer is saved as `stopped`) and pause downloads
         # (they resume at the next start).
+        self._price_refresh.stop()
         self.chat_tab.shutdown()
         if self._models.content is not None:
             self.models_tab.shutdown()
