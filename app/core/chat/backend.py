@@ -35,6 +35,9 @@ class TokenSource(StrEnum):
 class ChatMessage:
     role: str  # "system" | "user" | "assistant"
     content: str
+    # The stored turns joined into this one, oldest first (see app.core.chat.prompt);
+    # empty for a turn built by hand. Not part of equality: the text is what is sent.
+    parts: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)

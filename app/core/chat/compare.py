@@ -26,6 +26,7 @@ from app.core.chat.backend import (
     Usage,
     tokens_per_second,
 )
+from app.core.chat.prompt import prompt_messages
 from app.core.chat.targets import LOCAL, Target
 from app.core.foundation.errors import NotFoundError, ParleyError
 
@@ -208,10 +209,8 @@ class CompareRunner:
             if (prepare := getattr(backend, "prepare", None)) is not None:
                 prepare(target.model)
         cancels = list(cancels or [threading.Event() for _ in targets])
-        messages = ([ChatMessage("system", system_prompt)] if system_prompt.strip() else []) + [
-            ChatMessage("user", prompt)
-        ]
-        request_for = {t: GenerationRequest(tuple(messages), sampling, t.model) for t in targets}
+        messages = prompt_messages(system_prompt, [ChatMessage("user", prompt)])
+        request_for = {t: GenerationRequest(messages, sampling, t.model) for t in targets}
         comparison_id = self.store.create(prompt, targets, system_prompt, sampling)
         status = on_status or (lambda _i, _s: None)
         delta = on_delta or (lambda _i, _t: None)

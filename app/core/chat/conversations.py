@@ -15,6 +15,7 @@ from app.core.chat.backend import (
     Sampling,
     tokens_per_second,
 )
+from app.core.chat.prompt import prompt_messages
 from app.core.foundation.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -285,14 +286,10 @@ class ConversationStore:
         )
         return last_user
 
-    def history(self, conversation_id: int) -> builtins.list[ChatMessage]:
-        """What is sent to a model: the system prompt and every turn that has text."""
+    def history(self, conversation_id: int) -> tuple[ChatMessage, ...]:
+        """What is sent to a model, by the one rule in `app.core.chat.prompt`."""
         conv = self.get(conversation_id)
-        out = [ChatMessage("system", conv.system_prompt)] if conv.system_prompt.strip() else []
-        for m in self.messages(conversation_id):
-            if m.content or m.role == "user":
-                out.append(ChatMessage(m.role, m.content))
-        return out
+        return prompt_messages(conv.system_prompt, self.messages(conversation_id))
 
     def has_streaming(self) -> bool:
         """Whether any answer is still marked as being written (crash recovery may be due)."""

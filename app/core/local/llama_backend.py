@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from threading import Event
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.core.chat.backend import (
     ChatMessage,
@@ -35,15 +35,10 @@ if TYPE_CHECKING:
     import llama_cpp
 
     from app.core.local.catalog import InstalledModel, ModelCatalog
+    from app.core.local.prompt_tokens import PromptTokenizer
 
 logger = logging.getLogger(__name__)
 
-# Used when a GGUF carries no chat template of its own.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 TOP_K = 40
 MIN_P = 0.05
 N_BATCH = 512
@@ -62,7 +57,7 @@ class _Loaded:
     path: str
     options: LoadOptions
     llm: llama_cpp.Llama
-    render: Callable[[Sequence[ChatMessage]], str]
+    prompt: PromptTokenizer
     load_s: float
 
 
@@ -208,8 +203,7 @@ class LocalBackend:
         return "".join(parts), outcome, completion, ttft
 
     def _tokenize(self, loaded: _Loaded, messages: Sequence[ChatMessage]) -> list[int]:
-        prompt = loaded.render(messages)
-        return loaded.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        return loaded.prompt.tokens(messages)
 
     def _ensure_loaded(self, model: InstalledModel, n_ctx: int) -> _Loaded:
         options = self.load_options(n_ctx)
@@ -243,31 +237,15 @@ class LocalBackend:
                 "architecture this build of llama.cpp does not support. Try another model.",
             ) from exc
         self.loads += 1
+        from app.core.local.prompt_tokens import PromptTokenizer
+
         loaded = _Loaded(
-            str(model.path), options, llm, self._renderer(llm), time.monotonic() - t0
-        )
+            str(model.path), options, llm, PromptTokenizer(llm, model.name),
+            time.monotonic() - t0,
+        )  # fmt: skip
         self._loaded = loaded
         logger.info("loaded %s with %s in %.2fs", model.name, options, loaded.load_s)
         return loaded
-
-    @staticmethod
-    def _renderer(llm: llama_cpp.Llama) -> Callable[[Sequence[ChatMessage]], str]:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        def token_text(token_id: int) -> str:
-            return llm._model.token_get_text(token_id) if token_id != -1 else ""
-
-        formatter = Jinja2ChatFormatter(
-            template=llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE,
-            eos_token=token_text(llm.token_eos()),
-            bos_token=token_text(llm.token_bos()),
-        )
-
-        def render(messages: Sequence[ChatMessage]) -> str:
-            payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
-            return formatter(messages=payload).prompt
-
-        return render
 
     def _unload_locked(self) -> None:
         if self._loaded is not None:
