@@ -53,7 +53,7 @@ def test_wrong_key_is_refused_by_the_real_server(ctx: AppContext, llama: LlamaSe
         ctx.providers.test("lc")
 
 
-def test_hf_kind_runs_the_real_inference_client(ctx: AppContext, llama: LlamaServer) -> None:
+def test_hf_kind_against_the_real_server(ctx: AppContext, llama: LlamaServer) -> None:
     add_provider(ctx, "hf", "hf", llama.base_url)
     config = ctx.providers.get("hf")
     assert config.model == "mistralai/Mistral-Small-3.2-24B-Instruct-2506"

@@ -1,7 +1,23 @@
 """OpenAI-compatible streaming chat (`POST {base}/chat/completions`) on the shared client.
 
-Also the Mistral kind: same wire format, different defaults and error bodies,
-which `status_error` reads either way.
+Also the Mistral kind and the Hugging Face router (`_hf.py`): same wire format,
+different defaults and error bodies, which `status_error` reads either way.
+
+The request body is a contract per kind (tests/providers/test_contracts.py
+checks each against a server as strict as the real one):
+
+- every kind: `model`, `messages` (`role` and `content` only, roles
+  alternating as `app.core.chat.prompt` builds them), `stream: true`,
+  `max_tokens`, `temperature`, `top_p`;
+- OpenAI-compatible and HF: also `stream_options: {"include_usage": true}`, or
+  the stream carries no usage;
+- Mistral: no `stream_options`. Mistral's API answers 422 `extra_forbidden`
+  for any field it does not know, and sends usage on the last chunk unasked.
+
+A stream is complete only with a `finish_reason` or `[DONE]`; anything else
+is an error that keeps the partial answer. A provider that ignores
+`stream: true` and answers one `application/json` chat.completion is read as
+that answer, with its usage.
 """
 
 from __future__ import annotations
@@ -12,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome
 from app.core.foundation.http import shared_client
+from app.core.providers._cancel import closed_on_cancel
 from app.core.providers._common import (
     Guard,
     RetryPolicy,
@@ -28,7 +45,7 @@ from app.core.providers._errors import (
     ProviderError,
     StreamTimeoutError,
 )
-from app.core.providers._sse import DONE, SSEDecoder, parse_chunk
+from app.core.providers._sse import DONE, SSEDecoder, parse_chunk, parse_completion
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -41,17 +58,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
+def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> dict[str, Any]:
+    """The JSON body of a chat request for `kind` (the contract in the module docstring)."""
     s = request.sampling
-    return {
+    body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],
         "stream": True,
-        "stream_options": {"include_usage": True},
         "max_tokens": s.max_tokens,
         "temperature": s.temperature,
         "top_p": s.top_p,
     }
+    if kind is not ProviderKind.MISTRAL:
+        body["stream_options"] = {"include_usage": True}
+    return body
 
 
 def provider_label(config: ProviderConfig) -> str:
@@ -84,6 +104,10 @@ class OpenAICompatBackend:
     @property
     def name(self) -> str:
         return self.config.name
+
+    def wire_model(self, model: str) -> str:
+        """The model id as the provider wants it in the request body."""
+        return model
 
     def prepare(self, model: str) -> None:
         """Fail before anything is stored: offline, no key, or a key that must not go there."""
@@ -139,7 +163,7 @@ class OpenAICompatBackend:
         key = self.guard.key()
         policy = RetryPolicy.of(self.config)
         url = f"{self.config.base_url}/chat/completions"
-        body = request_body(request, request.model)
+        body = request_body(request, self.wire_model(request.model), self.config.kind)
         attempt = 0
         while True:
             attempt += 1
@@ -151,8 +175,9 @@ class OpenAICompatBackend:
                     "POST", url, json=body, headers=self.headers(key), timeout=self.timeout()
                 ) as resp:
                     if resp.status_code == 200:
-                        return (yield from self._consume(resp, request, cancel, started,
-                                                         attempt, key))  # fmt: skip
+                        with closed_on_cancel(cancel, resp):
+                            return (yield from self._consume(resp, request, cancel, started,
+                                                             attempt, key))  # fmt: skip
                     resp.read()
                     delay = retry_delay(resp.status_code, resp.headers, attempt, policy)
                     if delay is None:
@@ -186,6 +211,8 @@ class OpenAICompatBackend:
         ttft: float | None = None
         finished = False
         outcome = Outcome.DONE
+        if _is_json(resp):
+            return (yield from self._whole_answer(resp, request, cancel, started, attempt, key))
         lines: Iterator[str] = resp.iter_lines()
         try:
             for line in lines:
@@ -215,11 +242,14 @@ class OpenAICompatBackend:
                     usage = chunk.usage or usage
                     finished = finished or chunk.finish_reason is not None
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, key, mid_answer=bool(parts)) from exc
+            if not cancel.is_set():
+                raise self._transport_error(exc, key, mid_answer=bool(parts)) from exc
+            outcome = Outcome.STOPPED  # Stop shut the socket down under the read
         if outcome is Outcome.DONE and not finished:
             raise ConnectionDroppedError(
                 f"{who} closed the connection before the answer was complete.",
-                "The partial answer is kept. Use Retry to ask again.",
+                "The partial answer is kept. Use Retry to ask again." if parts
+                else "Nothing arrived. Try again, or pick another model.",
             )
         if outcome is Outcome.DONE and not parts:
             raise EmptyAnswerError(
@@ -228,6 +258,32 @@ class OpenAICompatBackend:
             )
         return self._result(request, "".join(parts), outcome, usage, model, request_id, ttft,
                             started, attempt)  # fmt: skip
+
+    def _whole_answer(
+        self, resp: httpx.Response, request: GenerationRequest, cancel: Event, started: float,
+        attempt: int, key: str | None,
+    ) -> Generator[str, None, GenerationResult]:  # fmt: skip
+        """A provider that ignored `stream: true`: one chat.completion is the answer."""
+        import httpx
+
+        try:
+            data = resp.read().decode("utf-8", errors="replace")
+        except httpx.HTTPError as exc:
+            if cancel.is_set():
+                return self._result(request, "", Outcome.STOPPED, None, None, None, None,
+                                    started, attempt)  # fmt: skip
+            raise self._transport_error(exc, key, mid_answer=False) from exc
+        chunk = parse_completion(data, self.config.display_name)
+        if not chunk.text:
+            raise EmptyAnswerError(
+                f"{self.config.display_name} finished without writing anything.",
+                "Try again, rephrase the message, or raise the max tokens setting.",
+            )
+        yield chunk.text
+        request_id = resp.headers.get("x-request-id") or chunk.chunk_id
+        return self._result(request, chunk.text, Outcome.DONE, chunk.usage, chunk.model,
+                            request_id, time.monotonic() - started, started,
+                            attempt)  # fmt: skip
 
     def _result(
         self, request: GenerationRequest, text: str, outcome: Outcome,
@@ -283,3 +339,8 @@ class OpenAICompatBackend:
                     f"The connection to {who} failed before any answer arrived ({why}).",
                     "Check your connection and try again.",
                 )
+
+
+def _is_json(resp: httpx.Response) -> bool:
+    content_type = str(resp.headers.get("content-type", ""))
+    return content_type.split(";")[0].strip().lower() == "application/json"
