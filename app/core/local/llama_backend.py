@@ -178,8 +178,19 @@ class LocalBackend:
             temp=sampling.temperature,
             repeat_penalty=1.0,
         )
+        # Reading a long prompt is one blocking llama_decode per 512 tokens (seconds on a
+        # CPU): llama.cpp's abort callback lets Stop end it between graph nodes. It is
+        # cleared at the first token, after which the loop below checks `cancel` itself
+        # (a Python callback per node would slow generation down).
+        abort = llama_cpp.ggml_abort_callback(lambda _data: cancel.is_set())
+        no_abort = llama_cpp.ggml_abort_callback()  # a NULL callback
+        llama_cpp.llama_set_abort_callback(llm._ctx.ctx, abort, None)
+        aborting = True
         try:
             for token in tokens_iter:
+                if aborting:
+                    llama_cpp.llama_set_abort_callback(llm._ctx.ctx, no_abort, None)
+                    aborting = False
                 if is_eog(vocab, token):
                     break
                 completion += 1
@@ -195,7 +206,13 @@ class LocalBackend:
                     break
                 if completion >= budget:
                     break
+        except RuntimeError:
+            if not cancel.is_set():
+                raise
+            outcome = Outcome.STOPPED  # llama_decode aborted: Stop came while reading
         finally:
+            if aborting:
+                llama_cpp.llama_set_abort_callback(llm._ctx.ctx, no_abort, None)
             tokens_iter.close()
         if tail := decoder.decode(b"", final=True):
             parts.append(tail)
