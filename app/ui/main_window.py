@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         """From a ledger row (Billing) to its conversation in the Chat tab."""
         self.tabs.setCurrentWidget(self.chat_tab)
         self.chat_tab.open_conversation(conversation_id)
+        self.chat_tab.focus_composer()
 
     def show_about(self) -> None:
         from app.ui.about import AboutDialog
@@ -124,6 +125,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._first_shown:
             self._first_shown = True
+            if self.tabs.currentWidget() is self.chat_tab:
+                self.chat_tab.focus_composer()  # the window opens ready to type
             # After the window is up, so neither delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
             self._price_refresh.start()

@@ -11,11 +11,16 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -81,6 +86,10 @@ class ChatTab(QWidget):
         self.runner.turn_ended.connect(self._on_ended)
         self.conversations = ConversationList(self)
         self.conversations.conversation_selected.connect(self.open_conversation)
+        # A click (or Enter) chooses a conversation: type into it at once. Arrow keys only
+        # browse, so the list keeps the focus for them.
+        self.conversations.list.itemClicked.connect(self.focus_composer)
+        self.conversations.list.itemActivated.connect(self.focus_composer)
         self.conversations.new_requested.connect(self.new_conversation)
         self.conversations.rename_requested.connect(self.rename_conversation)
         self.conversations.delete_requested.connect(self.delete_conversation)
@@ -114,6 +123,7 @@ class ChatTab(QWidget):
         self.composer = Composer(self)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop)
+        self.setFocusProxy(self.composer.editor)  # switching to the Chat tab lands in the box
         self._build_layout()
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.stop_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -123,6 +133,7 @@ class ChatTab(QWidget):
         self._reload_list()
         ids = self.conversations.ids()
         self.open_conversation(ids[0] if ids else None)
+        self.focus_composer()  # the window opens ready to type
 
     def _build_layout(self) -> None:
         pane = QWidget(self)
@@ -164,6 +175,10 @@ class ChatTab(QWidget):
             self.compare_view.shutdown()
         self.runner.shutdown()
 
+    def focus_composer(self) -> None:
+        """Put the keyboard focus in the message box."""
+        self.composer.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def show_compare(self) -> None:
         """Compare replaces the conversation pane; built on first use to keep start-up lean."""
         if self.compare_view is None:
@@ -184,6 +199,7 @@ class ChatTab(QWidget):
     def open_from_compare(self, conversation_id: int) -> None:
         self._reload_list()
         self.open_conversation(conversation_id)
+        self.focus_composer()
 
     def open_providers(self) -> None:
         from app.ui.providers import open_providers_dialog  # dialogs load when first opened
@@ -366,6 +382,8 @@ class ChatTab(QWidget):
         self._set_generating(False)
         if self._closing:
             return
+        if not self._typing_elsewhere():
+            self.focus_composer()  # ready for the next message
         if self.view.live_widget is not None and self.conversation_id is not None:
             # Cancelled before it started: nothing was stored.
             self.view.stop_live()
@@ -392,6 +410,17 @@ class ChatTab(QWidget):
     def _set_generating(self, generating: bool) -> None:
         self.composer.set_generating(generating)
         self.view.set_generating(generating)
+
+    def _typing_elsewhere(self) -> bool:
+        """Whether the user is in another text field or window (don't take the focus)."""
+        focused = QApplication.focusWidget()
+        if focused is None or focused is self.composer.editor:
+            return False
+        if focused.window() is not self.window():
+            return True
+        if isinstance(focused, QTextEdit | QPlainTextEdit):
+            return not focused.isReadOnly()
+        return isinstance(focused, QLineEdit | QAbstractSpinBox)
 
     def _is_running_in(self, conversation_id: int) -> bool:
         return self.runner.running and self.runner.conversation_id == conversation_id

@@ -19,6 +19,13 @@ OUTCOME_LABELS = {
 }
 
 
+# The prompt rule (app.core.chat.prompt), where it applies.
+UNANSWERED_NOTE = (
+    "Nothing was written, so this question goes to the model together with your next "
+    "message (Regenerate asks it again on its own)."
+)
+
+
 def conversation_target(conv: Conversation | None, fallback: Target | None) -> Target | None:
     if conv is not None and conv.target:
         return Target.parse(conv.target)
@@ -64,4 +71,6 @@ def notice_text(msg: Message) -> str:
                 "Interrupted: Parley stopped while this answer was being written. "
                 "Regenerate to get a full answer."
             )
+    if msg.role == "assistant" and msg.outcome != Outcome.STREAMING and not msg.content.strip():
+        lines.append(UNANSWERED_NOTE)
     return "\n".join(lines)
