@@ -31,11 +31,12 @@ from tests.helpers.fault_server import DONE, FaultServer, Reply, delta, event
 COMMON = {"model", "messages", "stream", "max_tokens", "temperature", "top_p", "stop", "n",
           "presence_penalty", "frequency_penalty", "tools", "tool_choice", "response_format",
           "parallel_tool_calls"}  # fmt: skip
+OPENAI_ONLY = {"stream_options", "max_completion_tokens", "logit_bias", "logprobs",
+               "top_logprobs", "user", "seed", "service_tier", "store", "metadata",
+               "reasoning_effort", "modalities", "prediction"}  # fmt: skip
 FIELDS = {
     "mistral": COMMON | {"random_seed", "safe_prompt", "prediction", "prompt_mode"},
-    "openai": COMMON | {"stream_options", "max_completion_tokens", "logit_bias", "logprobs",
-                        "top_logprobs", "user", "seed", "service_tier", "store", "metadata",
-                        "reasoning_effort", "modalities", "prediction"},  # fmt: skip
+    "openai": COMMON | OPENAI_ONLY,
 }
 FIELDS["hf"] = FIELDS["openai"]
 MESSAGE_FIELDS = {

@@ -26,6 +26,7 @@ from mistral_common.protocol.instruct.request import ChatCompletionRequest
 from app.core.chat.backend import Outcome
 from app.core.chat.targets import Target
 from app.core.providers import ProviderKind
+from tests.providers import support
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -68,17 +69,12 @@ def conversation(ctx: AppContext, system: str = "", context_length: int = 2048) 
     return conv.id
 
 
-def drain(gen: Any) -> TurnResult:
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            result: TurnResult = stop.value
-            return result
-
-
 def send(ctx: AppContext, cid: int, text: str, target: Target = LOCAL) -> TurnResult:
-    return drain(ctx.chat.send(cid, text, target, threading.Event()))
+    return support.send(ctx, cid, text, target)
+
+
+def drain(gen: Any) -> TurnResult:
+    return support.drain(gen)[1]
 
 
 def reference(tiny_mistral: TinyMistral, *messages: tuple[str, str]) -> list[int]:
@@ -126,8 +122,8 @@ def test_several_turns(mistral_ctx: AppContext, tiny_mistral: TinyMistral,
 
 def test_a_failed_cloud_turn_in_between(mistral_ctx: AppContext, tiny_mistral: TinyMistral,
                                         handed: list[list[int]]) -> None:  # fmt: skip
-    mistral_ctx.providers.add("down", ProviderKind.OPENAI,
-                              base_url=f"http://127.0.0.1:{closed_port()}/v1", model="m")  # fmt: skip
+    down = f"http://127.0.0.1:{closed_port()}/v1"
+    mistral_ctx.providers.add("down", ProviderKind.OPENAI, base_url=down, model="m")
     cid = conversation(mistral_ctx)
     send(mistral_ctx, cid, "First question")
     failed = send(mistral_ctx, cid, "Second question", Target("down", "m")).result

@@ -2,44 +2,36 @@
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from app.core.chat.backend import Outcome
 from app.core.chat.targets import Target
 from app.core.local.catalog import STARTER_NAME
 from tests.helpers.mistral_gguf import NO_SYSTEM_TEMPLATE, REFUSING_TEMPLATE
+from tests.providers.support import send
 
 if TYPE_CHECKING:
-    from app.core.chat.service import TurnResult
+    from pathlib import Path
+
     from app.core.context import AppContext
     from tests.helpers.mistral_gguf import TinyMistral
 
 
-def send(ctx: AppContext, cid: int, text: str, target: Target) -> TurnResult:
-    gen = ctx.chat.send(cid, text, target, threading.Event())
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            result: TurnResult = stop.value
-            return result
-
-
-def short(ctx: AppContext, system: str, target: Target) -> int:
-    from dataclasses import replace
-
+def conversation_on(ctx: AppContext, tiny_mistral: TinyMistral, data_dir: Path, name: str,
+                    template: str, system: str) -> tuple[int, Target]:  # fmt: skip
+    """A short-answer conversation with a system prompt on a tiny model with `template`."""
+    target = Target("local", tiny_mistral.install(data_dir / "models", name, template))
     conv = ctx.store.create(system_prompt=system, target=str(target))
     ctx.store.set_sampling(conv.id, replace(conv.sampling, max_tokens=3, context_length=1024))
-    return conv.id
+    return conv.id, target
 
 
 def test_a_template_that_refuses_the_system_role_gets_it_folded(
-    ctx: AppContext, tiny_mistral: TinyMistral, data_dir: Any
+    ctx: AppContext, tiny_mistral: TinyMistral, data_dir: Path
 ) -> None:
-    target = Target("local", tiny_mistral.install(data_dir / "models", "no-system",
-                                                  NO_SYSTEM_TEMPLATE))  # fmt: skip
-    cid = short(ctx, "Answer in one word.", target)
+    cid, target = conversation_on(ctx, tiny_mistral, data_dir, "no-system", NO_SYSTEM_TEMPLATE,
+                                  "Answer in one word.")  # fmt: skip
     for text in ("First?", "Second?"):
         r = send(ctx, cid, text, target).result
         assert (r.outcome, r.error) == (Outcome.DONE, None)
@@ -47,11 +39,10 @@ def test_a_template_that_refuses_the_system_role_gets_it_folded(
 
 
 def test_a_template_that_refuses_everything_names_the_model_and_quotes_it(
-    ctx: AppContext, tiny_mistral: TinyMistral, data_dir: Any
+    ctx: AppContext, tiny_mistral: TinyMistral, data_dir: Path
 ) -> None:
-    target = Target("local", tiny_mistral.install(data_dir / "models", "tools-only",
-                                                  REFUSING_TEMPLATE))  # fmt: skip
-    cid = short(ctx, "Sys", target)
+    cid, target = conversation_on(ctx, tiny_mistral, data_dir, "tools-only", REFUSING_TEMPLATE,
+                                  "Sys")  # fmt: skip
     r = send(ctx, cid, "Hello", target).result
     assert r.outcome is Outcome.ERROR
     assert r.error is not None
