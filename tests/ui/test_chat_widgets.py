@@ -16,6 +16,7 @@ from app.ui.chat import ChatTab
 from app.ui.chat.message_view import FIRST_SCREEN, PAGE, RENDER_INTERVAL_MS, WINDOW
 from app.ui.chat.target_picker import TargetPicker
 from app.ui.chat.text_block import CodeBlock, TextSegment
+from app.ui.chat.view_model import UNANSWERED_NOTE
 from app.workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -185,7 +186,8 @@ def test_answer_notices_for_trimmed_turns_and_errors(
     tab = make_tab(qtbot, ctx, pool)
     error = tab.view.widgets[-1]
     assert error.notice.isVisibleTo(tab)
-    assert error.notice.text() == "The model ran out of memory."
+    # Issue 13: an answer without text also says how its question will be sent.
+    assert error.notice.text() == f"The model ran out of memory.\n{UNANSWERED_NOTE}"
     assert error.meta.text().endswith("error")
     tab.conversations.select(tab.conversations.ids()[1])
     trimmed = tab.view.widgets[-1]
