@@ -65,6 +65,10 @@ class HFBackend:
         self.guard.check_online()
         self.guard.key()
 
+    def billing_model(self, model: str) -> str:
+        """The id as sent to the router (with its provider or policy suffix), for pricing."""
+        return routed_model(model, self.config.hf_provider)
+
     def stream(
         self, request: GenerationRequest, cancel: Event
     ) -> Generator[str, None, GenerationResult]:
@@ -79,6 +83,8 @@ class HFBackend:
             base_url=self.config.base_url,
             api_key=key,
             timeout=self.config.option_float("read_timeout_s", 60.0),
+            # A project's organisation pays (X-HF-Bill-To); only HF tokens bill through HF.
+            bill_to=request.bill_to if request.bill_to and (key or "").startswith("hf_") else None,
         )
         try:
             attempt = 0

@@ -181,6 +181,7 @@ class OpenAICompatBackend:
         decoder = SSEDecoder()
         parts: list[str] = []
         usage: tuple[int, int] | None = None
+        cost: float | None = None
         model: str | None = None
         request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
         ttft: float | None = None
@@ -197,6 +198,7 @@ class OpenAICompatBackend:
                     break
                 chunk = parse_chunk(data, who)
                 usage = chunk.usage or usage
+                cost = cost if chunk.cost is None else chunk.cost
                 model = chunk.model or model
                 request_id = request_id or chunk.chunk_id
                 if chunk.finish_reason:
@@ -213,6 +215,7 @@ class OpenAICompatBackend:
                 if (data := decoder.flush()) is not None and data != DONE:
                     chunk = parse_chunk(data, who)
                     usage = chunk.usage or usage
+                    cost = cost if chunk.cost is None else chunk.cost
                     finished = finished or chunk.finish_reason is not None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, key, mid_answer=bool(parts)) from exc
@@ -227,17 +230,17 @@ class OpenAICompatBackend:
                 "Try again, rephrase the message, or raise the max tokens setting.",
             )
         return self._result(request, "".join(parts), outcome, usage, model, request_id, ttft,
-                            started, attempt)  # fmt: skip
+                            started, attempt, cost)  # fmt: skip
 
     def _result(
         self, request: GenerationRequest, text: str, outcome: Outcome,
         usage: tuple[int, int] | None, model: str | None, request_id: str | None,
-        ttft: float | None, started: float, attempt: int,
+        ttft: float | None, started: float, attempt: int, cost: float | None = None,
     ) -> GenerationResult:  # fmt: skip
         return finish_result(
             backend=self.name, provider=self.provider, request=request, text=text,
             outcome=outcome, usage=usage, model=model, request_id=request_id, ttft_s=ttft,
-            started=started, attempts=attempt,
+            started=started, attempts=attempt, reported_cost=cost,
         )  # fmt: skip
 
     def _transport_error(
