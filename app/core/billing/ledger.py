@@ -286,11 +286,12 @@ class Ledger:
         )
         return int(cur.lastrowid or 0)
 
-    def rows(self, limit: int = 1000, offset: int = 0) -> list[UsageRow]:
-        """Newest first."""
+    def rows(self, limit: int = 1000, offset: int = 0, project: str | None = None) -> list[UsageRow]:
+        """Newest first; only `project`'s (exact name) when given."""
+        where, params = ("WHERE project = ? ", [project]) if project is not None else ("", [])
         rows = self.db.query(
-            "SELECT * FROM usage ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-            (limit, offset),
+            f"SELECT * FROM usage {where}ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         )
         return [UsageRow(**{k: r[k] for k in _ROW_FIELDS}) for r in rows]
 

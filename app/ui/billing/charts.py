@@ -1,7 +1,7 @@
 """The Billing charts. pyqtgraph is imported on the tab's first show: it costs ~0.5 s at start-up.
 
-Signals: none. `show_summary()` draws one `BillingSummary` in one currency;
-other currencies are named in a notice, never converted or summed in.
+Signals: none. `show_summary()` draws one `BillingSummary`, already converted
+into the display currency; a notice names the rates used.
 """
 
 from __future__ import annotations
@@ -198,15 +198,12 @@ class ChartsPanel(QWidget):
         self._cost_per_1k(summary, currency)
 
     def _notice(self, summary: BillingSummary, currency: str) -> None:
-        others: dict[str, float] = {}
-        for d in summary.days:
-            if d.currency and d.currency != currency:
-                others[d.currency] = others.get(d.currency, 0.0) + d.cost
         parts = []
-        if others:
-            spent = ", ".join(money(v, c) for c, v in sorted(others.items()))
-            parts.append(f"Also spent {spent}: other currencies are shown apart, never added "
-                         f"to {currency}.")  # fmt: skip
+        if summary.converted:
+            parts.append(f"Converted into {currency} at {summary.converted}.")
+        if summary.unconverted:
+            parts.append(f"{summary.unconverted:,} requests are in a currency without an exchange "
+                         f"rate and are left out: set one with `parley prices rate`.")  # fmt: skip
         if summary.unpriced:
             parts.append(f"{summary.unpriced:,} requests have no price yet: set one under "
                          f"Prices and they will be priced.")  # fmt: skip
@@ -226,7 +223,7 @@ class ChartsPanel(QWidget):
         for d in summary.days:
             if d.currency == currency:
                 heights[d.provider][index[d.day]] += d.cost
-        xs = [day_start_ts(day, summary.utc_offset_s) + DAY_S / 2 for day in days]
+        xs = [day_start_ts(day) + DAY_S / 2 for day in days]
         base = [0.0] * len(days)
         for i, provider in enumerate(providers):
             color = series_color(i)
@@ -239,7 +236,7 @@ class ChartsPanel(QWidget):
         for i, day in enumerate(days):
             split = ", ".join(f"{p} {money(heights[p][i], currency)}" for p in providers
                               if heights[p][i])  # fmt: skip
-            label = _day_label(day, summary.utc_offset_s)
+            label = _day_label(day)
             hover.append(Bar(xs[i] - DAY_S / 2, xs[i] + DAY_S / 2,
                              f"{label}: {money(base[i], currency)}" + (f" ({split})" if split
                                                                        else "")))  # fmt: skip
@@ -254,12 +251,12 @@ class ChartsPanel(QWidget):
         for d in summary.days:
             totals[d.day] = totals.get(d.day, 0) + d.tokens
         days = sorted(totals)
-        xs = [day_start_ts(day, summary.utc_offset_s) + DAY_S / 2 for day in days]
+        xs = [day_start_ts(day) + DAY_S / 2 for day in days]
         color = series_color(0)
         plot.add(pg.BarGraphItem(x=xs, height=[totals[d] for d in days], width=DAY_S * 0.8,
                                      brush=color, pen=color))  # fmt: skip
         hover = [Bar(x - DAY_S / 2, x + DAY_S / 2,
-                     f"{_day_label(d, summary.utc_offset_s)}: {totals[d]:,} tokens")
+                     f"{_day_label(d)}: {totals[d]:,} tokens")
                  for x, d in zip(xs, days, strict=True)]  # fmt: skip
         self.hovers["tokens_per_day"].set_bars(hover, f"{sum(totals.values()):,} tokens")
 
@@ -305,7 +302,7 @@ class ChartsPanel(QWidget):
         self.hovers["cost_per_1k"].set_bars(hover, f"{currency} per 1,000 tokens")
 
 
-def _day_label(day: int, offset_s: int) -> str:
+def _day_label(day: int) -> str:
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(day_start_ts(day, offset_s) + DAY_S / 2).strftime("%a %d %b")
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).strftime("%a %d %b")
