@@ -61,6 +61,7 @@ class CostPreview(QObject):
         self.composer = composer
         self.current = current
         self._job_id = 0
+        self.last_quote: Quote | None = None
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(DELAY_MS)
@@ -99,6 +100,7 @@ class CostPreview(QObject):
     def on_quote(self, job_id: int, data: Any) -> None:
         if job_id == self._job_id and isinstance(data, tuple):
             quote, target = data
+            self.last_quote = quote
             self.composer.show_cost(quote_text(quote, target))
 
     def on_failed(self, job_id: int, message: str) -> None:
