@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from app.core.billing.aggregates import day_start_ts, range_for, summarize
-from app.core.billing.ledger import local_day
 from app.core.billing.currency import set_rate
+from app.core.billing.ledger import local_day
 from app.core.billing.readonly import read_connection
 from tests.billing.conftest import result
 

@@ -177,7 +177,8 @@ def test_a_price_for_the_configured_name_reprices_old_rows(ledger: Ledger) -> No
     ledger.prices.set("work-proxy", "llama-3-70b", 1.0, 2.0, currency="EUR")
     assert reprice_unpriced(ledger.db, ledger.prices) == 3
     rows = ledger.rows()
-    assert {(r.cost_source, r.currency, r.price_source) for r in rows} == {("priced", "EUR", "yours")}
+    assert {(r.cost_source, r.currency, r.price_source) for r in rows} == {
+        ("priced", "EUR", "yours")}  # fmt: skip
     assert rows[0].cost == pytest.approx(1000 * 1e-6 + 1000 * 2e-6)
 
 
@@ -236,7 +237,8 @@ def test_days_are_each_rows_own_local_date_across_dst(
         conn = read_connection(db)
         summary = summarize(conn, *range_for("12 months", viewed), viewed)
         conn.close()
-        [day] = {d.day for d in summary.days if day_start_ts(d.day) <= when < day_start_ts(d.day + 1)}
+        [day] = {d.day for d in summary.days
+                 if day_start_ts(d.day) <= when < day_start_ts(d.day + 1)}  # fmt: skip
         assert (dt.date(1970, 1, 1) + dt.timedelta(days=day)) == date
         assert sum(d.requests for d in summary.days if d.day == day) == 2
         assert day == day_of(when)

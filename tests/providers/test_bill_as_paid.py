@@ -17,11 +17,11 @@ import pytest
 from app.core.billing.errors import BudgetExceededError
 from app.core.billing.export import export_csv
 from app.core.chat.backend import ChatMessage
+from app.core.chat.compare import CompareRunner, ComparisonStore
 from app.core.chat.projects import ProjectStore
 from app.core.chat.targets import Target
 from app.core.chat.token_count import count_prompt, count_text
 from tests.helpers.fault_server import DROP, Reply, answer, delta
-from app.core.chat.compare import CompareRunner, ComparisonStore
 from tests.providers.support import add_provider, new_conversation, run_cli, send
 
 if TYPE_CHECKING:
@@ -56,12 +56,10 @@ def test_a_hard_budget_holds_whichever_id_the_price_was_set_for(
     conv = new_conversation(ctx, target)
     ctx.store.set_sampling(conv, replace(ctx.store.get(conv).sampling, max_tokens=20_000))
     _answers(fault, 20, completion=20_000)  # each answer: 20,000 tokens = USD 0.012
-    sent = 0
+    for _ in range(8):  # 8 x 0.012 = 0.096; a 9th could reach 0.108
+        send(ctx, conv, "go on", target)
     with pytest.raises(BudgetExceededError, match="daily overall budget"):
-        for _ in range(20):
-            send(ctx, conv, "go on", target)
-            sent += 1
-    assert sent == 8  # 8 x 0.012 = 0.096; a 9th could reach 0.108
+        send(ctx, conv, "go on", target)
     assert len(fault.chat_requests()) == 8  # the refused one was never sent
     rows = ctx.ledger.rows()
     assert {r.cost_source for r in rows} == {"priced"}
@@ -150,7 +148,9 @@ def test_a_failed_compare_column_bills_the_prompt_it_sent_and_the_text_it_wrote(
     assert column.token_source == "estimated"
 
 
-def test_openrouter_reported_cost_is_what_the_row_costs(ctx: AppContext, fault: FaultServer) -> None:
+def test_openrouter_reported_cost_is_what_the_row_costs(
+    ctx: AppContext, fault: FaultServer
+) -> None:
     """Input 8: OpenRouter's `usage.cost` was ignored."""
     add_provider(ctx, "openrouter", "openai", fault.base_url)
     usage = {"prompt_tokens": 40, "completion_tokens": 2, "total_tokens": 42, "cost": 0.0123}

@@ -91,7 +91,7 @@ def test_the_cost_before_sending_is_the_figure_the_hard_budget_checks(
     assert f"{quote.prompt_tokens:,} prompt tokens" in label.text()
     # A hard budget just under that figure refuses the request: the same figure, to the digit.
     ctx.ledger.budgets.set(quote.amount * 0.99, "day", hard=True)
-    gen = ctx.chat.send(conv.id, tab.composer.text(), tab._quote_context()[1],  # noqa: SLF001
+    gen = ctx.chat.send(conv.id, tab.composer.text(), tab._quote_context()[1],
                         threading.Event())  # fmt: skip
     with pytest.raises(BudgetExceededError, match=f"could cost up to {quote.amount:.4f}"):
         next(gen)

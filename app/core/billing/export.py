@@ -72,8 +72,9 @@ def _field(column: str, *, quote: bool, rates: Rates) -> str:
         return column
     if not quote:
         return _safe(column)
+    safe = _safe(column)
     return (f"CASE WHEN {column} GLOB '*[\",' || char(10) || char(13) || ']*' THEN "
-            f"'\"' || replace({_safe(column)}, '\"', '\"\"') || '\"' ELSE {_safe(column)} END")  # fmt: skip
+            f"'\"' || replace({safe}, '\"', '\"\"') || '\"' ELSE {safe} END")  # fmt: skip
 
 
 def _line(*, quote: bool, rates: Rates, sep: str = ",") -> str:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from app.core.billing.budgets import BudgetBook
 from app.core.billing.costs import (
     LOCAL_BACKEND,
-    CostSource,
     Costing,
+    CostSource,
     cloud_costing,
     hourly_costing,
     load_local_settings,
@@ -286,7 +286,9 @@ class Ledger:
         )
         return int(cur.lastrowid or 0)
 
-    def rows(self, limit: int = 1000, offset: int = 0, project: str | None = None) -> list[UsageRow]:
+    def rows(
+        self, limit: int = 1000, offset: int = 0, project: str | None = None
+    ) -> list[UsageRow]:
         """Newest first; only `project`'s (exact name) when given."""
         where, params = ("WHERE project = ? ", [project]) if project is not None else ("", [])
         rows = self.db.query(

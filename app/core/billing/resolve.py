@@ -92,9 +92,8 @@ class PriceResolver:
         for prices in tiers:
             if (hit := _match(prices, providers, exact, loose)) is not None:
                 return hit
-        if policy is not None:
-            if (hit := self._policy_price(base, policy)) is not None:
-                return hit
+        if policy is not None and (hit := self._policy_price(base, policy)) is not None:
+            return hit
         refs = list(dict.fromkeys(m for m in (q.answered, base, base.rsplit("/", 1)[-1]) if m))
         return self.maintained(q.provider, served_by, refs, time.time() if when is None else when)
 
@@ -105,7 +104,9 @@ class PriceResolver:
                    or normalise(p.model) in keys]  # fmt: skip
         if not offers:
             return None
-        key: Callable[[Price], tuple[float, float]] = lambda p: (p.input + p.output, p.input)
+        def key(p: Price) -> tuple[float, float]:
+            return p.input + p.output, p.input
+
         if policy == "cheapest":
             chosen = min(offers, key=key)
             note = f"cheapest of {len(offers)} router offers"

@@ -73,7 +73,8 @@ class ProjectStore:
     def set_bill_to(self, project: str, organisation: str | None) -> Project:
         name = clean_name(project)
         if name is None:
-            raise ParleyError("Name the project.", "e.g. `parley projects set acme --hf-bill-to acme-org`.")
+            raise ParleyError("Name the project.",
+                              "e.g. `parley projects set acme --hf-bill-to acme-org`.")  # fmt: skip
         org = (organisation or "").strip() or None
         if org is not None and not _ORG.match(org):
             raise ParleyError(f"'{org}' is not a Hugging Face organisation name.",

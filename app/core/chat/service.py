@@ -8,6 +8,7 @@ assistant message exists in the store from the first moment with outcome
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -16,13 +17,13 @@ from typing import TYPE_CHECKING
 
 from app.core.chat.backend import (
     Backend,
+    ChatMessage,
     GenerationRequest,
     GenerationResult,
     Outcome,
     TokenSource,
-    Usage,
+    sent_model,
 )
-from app.core.chat.backend import ChatMessage, sent_model
 from app.core.chat.projects import ProjectStore
 from app.core.chat.targets import LOCAL
 from app.core.chat.token_count import count_prompt, spent_usage
@@ -160,13 +161,12 @@ class ChatService:
             sent = [m for m in self.store.messages(conv.id) if m.position < msg.position]
             prompt = ([ChatMessage("system", conv.system_prompt)]
                       if conv.system_prompt.strip() else [])  # fmt: skip
-            prompt += [ChatMessage(m.role, m.content) for m in sent if m.content or m.role == "user"]
+            prompt += [ChatMessage(m.role, m.content) for m in sent
+                       if m.content or m.role == "user"]  # fmt: skip
             model = msg.model or ""
             requested = model
-            try:
+            with contextlib.suppress(ParleyError):  # a removed provider: bill the id it had
                 requested = sent_model(self.backends.get(msg.backend or ""), model)
-            except ParleyError:
-                pass  # the provider was removed since: bill under the id it had
             result = GenerationResult(
                 text=msg.content,
                 outcome=Outcome.INTERRUPTED,

@@ -38,9 +38,9 @@ from PySide6.QtWidgets import (
 from app.core.billing.aggregates import day_start_ts, range_for
 from app.core.billing.costs import load_local_settings, reprice_unpriced
 from app.core.billing.currency import DISPLAY_CURRENCY, set_display_currency
-from app.core.billing.prices import KNOWN_CURRENCIES
 from app.core.billing.export import export_csv
 from app.core.billing.hf_prices import HF_ROUTER, refresh_hf_prices
+from app.core.billing.prices import KNOWN_CURRENCIES
 from app.core.billing.snapshot import BillingSnapshot, load_snapshot
 from app.ui.billing.budgets_panel import BudgetsPanel
 from app.ui.billing.charts import ChartsPanel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,13 +32,19 @@ PROJECT_ROLE = Qt.ItemDataRole.UserRole + 1
 class ProjectTagDelegate(QStyledItemDelegate):
     """Draws a conversation's project, small and grey, at the right of its title."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         project = index.data(PROJECT_ROLE)
         if not project:
             super().paint(painter, option, index)
             return
         metrics = option.fontMetrics
-        tag = metrics.elidedText(str(project), Qt.TextElideMode.ElideRight, option.rect.width() // 3)
+        tag = metrics.elidedText(str(project), Qt.TextElideMode.ElideRight,
+                                 option.rect.width() // 3)  # fmt: skip
         width = metrics.horizontalAdvance(tag) + 10
         title = QStyleOptionViewItem(option)
         title.rect = option.rect.adjusted(0, 0, -width, 0)
