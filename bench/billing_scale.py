@@ -7,7 +7,10 @@ same totals straight from the ledger (one GROUP BY over the year's rows on
 its covering index, the query a careful DBA would write). The tab reads the
 daily roll-up instead (`usage_daily`, kept in step by triggers).
 
-Also measured: warm re-opens (12 months and 30 days), the tab's own SQL
+The window imports pyqtgraph on a worker a few seconds after start-up, so a
+user who opens Billing after that waits only for the drawing: reported as
+`open_after_preload_12_months_ms` (the warm re-opens). Also measured: 30 days,
+the tab's own SQL
 (`load_snapshot`), CSV export of every row (rows per second), and
 `Ledger.record` of one cloud and one local row (median, ms).
 """
@@ -214,7 +217,7 @@ def main() -> int:
          "pass": passed},
         first_open_12_months_ms=round(first_open_ms, 1), bare_sql_12_months_ms=round(bare_ms, 1),
         tab_sql_12_months_ms=round(rollup_ms, 2),
-        warm_open_12_months_ms=round(median(warm_times) * 1000, 1),
+        open_after_preload_12_months_ms=round(median(warm_times) * 1000, 1),
         warm_open_30_days_ms=round(median(narrow_times) * 1000, 1),
         export_rows_per_s=round(export_rate), record_ms=round(record_ms, 3),
         rows=ROWS, range=RANGE, export_rows_per_cpu_s=round(export_cpu_rate),

@@ -9,34 +9,15 @@ import pytest
 from app.core.billing.budgets import BudgetBook, period_start
 from app.core.billing.currency import set_rate
 from app.core.billing.errors import BudgetError, BudgetExceededError
-from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome, TokenSource, Usage
 from app.core.chat.targets import Target
 from tests.billing.conftest import result
+from tests.helpers.counting_cloud import CountingCloud
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
 
     from app.core.billing.ledger import Ledger
     from app.core.context import AppContext
     from app.core.foundation.storage import Database
-
-
-class CountingCloud:
-    """A cloud backend that only counts how often it was asked (nothing leaves the test)."""
-
-    name = "mistral"
-    provider = "mistral"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def stream(
-        self, request: GenerationRequest, cancel: threading.Event
-    ) -> Generator[str, None, GenerationResult]:
-        self.calls += 1
-        yield "ok"
-        return GenerationResult("ok", Outcome.DONE, Usage(10, 1, TokenSource.REPORTED),
-                                "mistral", "mistral", request.model, 0.1, 0.2)  # fmt: skip
 
 
 def _spend(ledger: Ledger, usd: float, provider: str = "mistral") -> None:

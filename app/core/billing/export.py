@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ _FREE_TEXT = frozenset({"project", "tag", "backend", "provider", "model", "reque
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection, see
 # OWASP's "CSV Injection"): such free text gets a leading apostrophe, shown as text.
 _FORMULA_START = "('=', '+', '-', '@', char(9), char(13))"
+_FORMULA_CHARS = frozenset("=+-@\t\r")
 CHUNK_IDS = 50_000
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 CRLF = "\r\n"
@@ -55,7 +57,7 @@ def _safe(column: str) -> str:
             f"ELSE {column} END")  # fmt: skip
 
 
-def _field(column: str, *, quote: bool, rates: Rates) -> str:
+def _field(column: str, *, quote: bool, rates: Rates, safe: bool = True) -> str:
     match column:
         case "time_utc":
             return "strftime('%Y-%m-%dT%H:%M:%fZ', created_at, 'unixepoch')"
@@ -68,19 +70,19 @@ def _field(column: str, *, quote: bool, rates: Rates) -> str:
             return f"cost * (CASE currency {cases} END)"
         case "display_currency":
             return f"CASE WHEN cost IS NOT NULL THEN '{rates.display}' END"
-    if column not in _FREE_TEXT:
-        return column
+    if column not in _FREE_TEXT or not safe:
+        return column  # the fast path: `_chunk` checks no cell needs quoting or neutralising
     if not quote:
         return _safe(column)
-    safe = _safe(column)
+    safe_sql = _safe(column)
     return (f"CASE WHEN {column} GLOB '*[\",' || char(10) || char(13) || ']*' THEN "
-            f"'\"' || replace({safe}, '\"', '\"\"') || '\"' ELSE {safe} END")  # fmt: skip
+            f"'\"' || replace({safe_sql}, '\"', '\"\"') || '\"' ELSE {safe_sql} END")  # fmt: skip
 
 
-def _line(*, quote: bool, rates: Rates, sep: str = ",") -> str:
+def _line(*, quote: bool, rates: Rates, sep: str = ",", safe: bool = True) -> str:
     # One printf builds the whole line in one pass (NULL prints as ''); chained `||`
     # would copy the growing line once per field.
-    fields = ", ".join(_field(c, quote=quote, rates=rates) for c in COLUMNS)
+    fields = ", ".join(_field(c, quote=quote, rates=rates, safe=safe) for c in COLUMNS)
     return f"printf('{sep.join(['%s'] * len(COLUMNS))}', {fields})"
 
 
@@ -97,12 +99,14 @@ _CHUNK = (
 # Fast path: no per-row quoting test at all; fields and rows joined by ASCII unit and
 # record separators, checked and swapped for ',' and CRLF in Python (memchr speed).
 _FIELD_SEP, _ROW_SEP = "\x1f", "\x1e"
+_FORMULA_AFTER_SEP = re.compile("[\x1f\x1e][=+@-]")
 
 
 def _queries(rates: Rates) -> tuple[str, str]:
     """(fast, quoted) chunk queries for these rates."""
     fast = _CHUNK.format(sep=f"'{_ROW_SEP}'",
-                         line=_line(quote=False, rates=rates, sep=_FIELD_SEP))  # fmt: skip
+                         line=_line(quote=False, rates=rates, sep=_FIELD_SEP,
+                                    safe=False))  # fmt: skip
     line = (f"CASE WHEN {_NEEDS_QUOTES} THEN {_line(quote=True, rates=rates)} "
             f"ELSE {_line(quote=False, rates=rates)} END")  # fmt: skip
     return fast, _CHUNK.format(sep="char(13) || char(10)", line=line)
@@ -151,9 +155,12 @@ def _chunk(
         text, count = conn.execute(queries[0].format(extra=extra), [lo, hi, *params]).fetchone()
         text, count = text or "", int(count)
         # The fast path is exact when no value holds a CSV special or a separator character
-        # (the usual case): then only the separators need swapping.
+        # and no value starts like a formula (the usual case): then only the separators
+        # need swapping. Otherwise the quoted query quotes and neutralises field by field.
         if (
-            not any(ch in text for ch in ',"\r\n')
+            not any(ch in text for ch in ',"\r\n\t')
+            and not _FORMULA_AFTER_SEP.search(text)
+            and text[:1] not in _FORMULA_CHARS
             and text.count(_FIELD_SEP) == count * (len(COLUMNS) - 1)
             and text.count(_ROW_SEP) == max(0, count - 1)
         ):
