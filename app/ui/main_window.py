@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         # Stop generation (the partial answer is saved as `stopped`) and pause downloads
         # (they resume at the next start).
         self._price_refresh.stop()
+        self._chart_preload.stop()
         self.chat_tab.shutdown()
         if self._models.content is not None:
             self.models_tab.shutdown()

@@ -170,7 +170,9 @@ class ChatService:
             result = GenerationResult(
                 text=msg.content,
                 outcome=Outcome.INTERRUPTED,
-                usage=spent_usage(prompt, msg.content, model, read=True),
+                # Recovery runs at start-up (the window's, the CLI's): no seconds spent
+                # loading a tokenizer; an estimate says it is one.
+                usage=spent_usage(prompt, msg.content, model, read=True, load=False),
                 backend=msg.backend or "",
                 provider=msg.provider or "",
                 model=model,

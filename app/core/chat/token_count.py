@@ -45,11 +45,12 @@ def uses_tekken(model: str) -> bool:
     return bool(_MISTRAL_FAMILY.search(name)) and not _PRE_TEKKEN.search(name)
 
 
-def _tekken() -> Any:
-    """The Tekken tokenizer, or None when mistral-common is not installed or fails to load."""
+def _tekken(load: bool = True) -> Any:
+    """The Tekken tokenizer, or None when mistral-common is not installed or fails to load
+    (or, with `load=False`, when it is not loaded yet)."""
     global _tokenizer, _tried
     with _lock:
-        if not _tried:
+        if not _tried and load:
             _tried = True
             try:
                 from importlib import resources
@@ -69,19 +70,24 @@ def _encode_len(tokenizer: Any, text: str) -> int:
     return len(tokenizer.encode(text, bos=False, eos=False))
 
 
-def count_text(text: str, model: str) -> tuple[int, TokenSource]:
-    """Tokens of an answer's text, and whether they were counted or estimated."""
+def count_text(text: str, model: str, *, load: bool = True) -> tuple[int, TokenSource]:
+    """Tokens of an answer's text, and whether they were counted or estimated.
+
+    `load=False` counts only with a tokenizer already in memory (start-up paths that
+    must not spend seconds loading one), and estimates otherwise."""
     if not text:
         return 0, TokenSource.COUNTED
-    tokenizer = _tekken() if uses_tekken(model) else None
+    tokenizer = _tekken(load) if uses_tekken(model) else None
     if tokenizer is None:
         return estimate_tokens(text), TokenSource.ESTIMATED
     return _encode_len(tokenizer, text), TokenSource.COUNTED
 
 
-def count_prompt(messages: Sequence[ChatMessage], model: str) -> tuple[int, TokenSource]:
+def count_prompt(
+    messages: Sequence[ChatMessage], model: str, *, load: bool = True
+) -> tuple[int, TokenSource]:
     """Tokens of a chat prompt as the provider reads it, and how they were obtained."""
-    tokenizer = _tekken() if uses_tekken(model) else None
+    tokenizer = _tekken(load) if uses_tekken(model) else None
     if tokenizer is None:
         return estimate_prompt_tokens(messages), TokenSource.ESTIMATED
     total = 1  # <s>
@@ -96,11 +102,13 @@ def worse(a: TokenSource, b: TokenSource) -> TokenSource:
     return max(a, b, key=order.index)
 
 
-def spent_usage(prompt: Sequence[ChatMessage], text: str, model: str, *, read: bool) -> Usage:
+def spent_usage(
+    prompt: Sequence[ChatMessage], text: str, model: str, *, read: bool, load: bool = True
+) -> Usage:
     """Tokens a stopped, failed or interrupted answer used: the prompt it sent (when the
     model read it) and the text it wrote, counted as exactly as Parley can."""
-    completion, completion_source = count_text(text, model)
+    completion, completion_source = count_text(text, model, load=load)
     if not read:
         return Usage(0, completion, completion_source)
-    prompt_tokens, prompt_source = count_prompt(prompt, model)
+    prompt_tokens, prompt_source = count_prompt(prompt, model, load=load)
     return Usage(prompt_tokens, completion, worse(prompt_source, completion_source))
