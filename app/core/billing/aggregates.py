@@ -112,30 +112,30 @@ def summarize(
     month totals at `now`, all in the display currency."""
     rates = rates or rates_for(conn)
     display = rates.display
-    groups = conn.execute(
-        "SELECT day, provider, model, backend, project, currency, cost, tokens, requests, "
-        "unpriced FROM usage_daily WHERE day >= ? AND day < ?",
-        (day_of(start), day_of(end)),
-    ).fetchall()
-    days: dict[tuple[int, str], list[float]] = {}
+    # SQLite groups and converts (a CASE per roll-up row); Python gets a few hundred rows.
+    amount = f"SUM(cost * {rates.sql_factor()})"
+    where = "WHERE day >= :lo AND day < :hi"
+    span = {"lo": day_of(start), "hi": day_of(end)}
+    days = conn.execute(
+        f"SELECT day, provider, COALESCE({amount}, 0), SUM(tokens), SUM(requests) "
+        f"FROM usage_daily {where} GROUP BY day, provider ORDER BY day, provider", span,
+    ).fetchall()  # fmt: skip
+    # Model, backend and project charts from one small grouping, folded and converted here.
     by: tuple[dict[str, list[float]], ...] = ({}, {}, {})
     seen: set[str] = set()
     unconverted = 0
-    for day, provider, model, backend, project, currency, cost, tokens, n, unpriced in groups:
+    for model, backend, project, currency, cost, tokens, n, unpriced in conn.execute(
+        f"SELECT model, backend, project, currency, SUM(cost), SUM(tokens), SUM(requests), "
+        f"SUM(unpriced) FROM usage_daily {where} GROUP BY 1, 2, 3, 4", span,
+    ):  # fmt: skip
         factor = rates.factor(currency or None)
         if currency:
             seen.add(currency)
         if factor is None:
             unconverted += n
-            factor = 0.0
-        amount = cost * factor
-        d = days.setdefault((day, provider), [0.0, 0, 0])
-        d[0] += amount
-        d[1] += tokens
-        d[2] += n
         for table, key in zip(by, (model, backend, project), strict=True):
             g = table.setdefault(key, [0.0, 0, 0, 0])
-            g[0] += amount
+            g[0] += cost * (factor or 0.0)
             g[1] += tokens
             g[2] += n
             g[3] += unpriced
@@ -150,8 +150,8 @@ def summarize(
         end=end,
         currency=display,
         days=tuple(
-            DaySpend(day, prov, display, v[0], int(v[1]), int(v[2]))
-            for (day, prov), v in sorted(days.items())
+            DaySpend(day, prov, display, cost, int(tokens), int(n))
+            for day, prov, cost, tokens, n in days
         ),
         models=models,
         backends=backends,
@@ -169,33 +169,26 @@ def period_totals(conn: sqlite3.Connection, now: float, rates: Rates) -> list[Pe
     local_now = dt.date.fromtimestamp(now)
     week = today - local_now.weekday()  # Monday
     month = (local_now.replace(day=1) - EPOCH).days
-    rows = conn.execute(
-        "SELECT currency, "
-        "SUM(CASE WHEN day >= :today THEN cost END), "
-        "SUM(CASE WHEN day >= :week THEN cost END), "
-        "SUM(CASE WHEN day >= :month THEN cost END), "
-        "SUM(CASE WHEN day >= :today THEN saving END), "
-        "SUM(CASE WHEN day >= :week THEN saving END), "
-        "SUM(CASE WHEN day >= :month THEN saving END), "
-        "SUM(CASE WHEN day >= :today THEN requests END), "
-        "SUM(CASE WHEN day >= :week THEN requests END), "
-        "SUM(CASE WHEN day >= :month THEN requests END) "
-        "FROM usage_daily WHERE day >= :first AND day <= :today GROUP BY currency",
+    factor = rates.sql_factor()
+    row = conn.execute(
+        f"SELECT "
+        f"SUM(CASE WHEN day >= :today THEN cost * {factor} END), "
+        f"SUM(CASE WHEN day >= :week THEN cost * {factor} END), "
+        f"SUM(CASE WHEN day >= :month THEN cost * {factor} END), "
+        f"SUM(CASE WHEN day >= :today THEN saving * {factor} END), "
+        f"SUM(CASE WHEN day >= :week THEN saving * {factor} END), "
+        f"SUM(CASE WHEN day >= :month THEN saving * {factor} END), "
+        f"SUM(CASE WHEN day >= :today THEN requests END), "
+        f"SUM(CASE WHEN day >= :week THEN requests END), "
+        f"SUM(CASE WHEN day >= :month THEN requests END) "
+        f"FROM usage_daily WHERE day >= :first AND day <= :today",
         {"today": today, "week": week, "month": month, "first": min(week, month)},
-    ).fetchall()
+    ).fetchone()
     out: list[PeriodTotal] = []
     for i, label in enumerate(("today", "this week", "this month")):
-        cost = saving = 0.0
-        requests = 0
-        for r in rows:
-            factor = rates.factor(r[0] or None)
-            if not r[7 + i] or factor is None:
-                continue
-            cost += (r[1 + i] or 0.0) * factor
-            saving += (r[4 + i] or 0.0) * factor
-            requests += int(r[7 + i])
-        if requests:
-            out.append(PeriodTotal(label, rates.display, cost, saving, requests))
+        if row[6 + i]:
+            out.append(PeriodTotal(label, rates.display, row[i] or 0.0, row[3 + i] or 0.0,
+                                   int(row[6 + i])))  # fmt: skip
     return out
 
 

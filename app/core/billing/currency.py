@@ -74,6 +74,15 @@ class Rates:
             )
         return amount * factor
 
+    def sql_factor(self, column: str = "currency") -> str:
+        """SQL for the factor into the display currency (NULL when there is no rate).
+
+        Codes and numbers are our own validated values, inlined so the query stays one
+        static text; '' (an unpriced row's currency in the roll-up) converts as 1."""
+        cases = " ".join(f"WHEN '{code}' THEN {factor!r}" for code in sorted(self.rates)
+                         if (factor := self.factor(code)) is not None)  # fmt: skip
+        return f"(CASE {column} WHEN '' THEN 1.0 {cases} END)"
+
     def describe(self, currencies: set[str]) -> str:
         """`1 EUR = 1.17 USD (shipped, 2025-06-30)` for each currency converted."""
         parts = []

@@ -64,10 +64,7 @@ def _field(column: str, *, quote: bool, rates: Rates, safe: bool = True) -> str:
         case "local_date":
             return "date(local_day * 86400, 'unixepoch')"
         case "display_cost":
-            # Our own validated codes and numbers, inlined: the SQL stays one static text.
-            cases = " ".join(f"WHEN '{code}' THEN {factor!r}" for code in sorted(rates.rates)
-                             if (factor := rates.factor(code)) is not None)  # fmt: skip
-            return f"cost * (CASE currency {cases} END)"
+            return f"cost * {rates.sql_factor()}"
         case "display_currency":
             return f"CASE WHEN cost IS NOT NULL THEN '{rates.display}' END"
     if column not in _FREE_TEXT or not safe:
