@@ -21,6 +21,7 @@ from app.commands import (
     hardware,
     models,
     prices,
+    projects,
     providers,
     usage,
 )
@@ -31,7 +32,7 @@ from app.logs import configure_logging
 logger = logging.getLogger(__name__)
 
 COMMAND_MODULES = (
-    chat, compare, conversations, models, usage, prices, budget, providers, hardware,
+    chat, compare, conversations, projects, models, usage, prices, budget, providers, hardware,
 )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 MODELS, BILLING = 1, 2
 PRICE_REFRESH_DELAY_MS = 3000
+CHART_PRELOAD_DELAY_MS = 4000  # after start-up and the price refresh have settled
 
 
 class LazyTab(QWidget):
@@ -78,6 +79,10 @@ class MainWindow(QMainWindow):
         # Owned by the window, so a window closed before it fires never refreshes.
         self._price_refresh = QTimer(self, singleShot=True, interval=PRICE_REFRESH_DELAY_MS)
         self._price_refresh.timeout.connect(self.refresh_prices_daily)
+        # pyqtgraph's import (~0.4-0.6 s) on a worker once start-up is over, so the first
+        # open of the Billing tab only draws (issue 14).
+        self._chart_preload = QTimer(self, singleShot=True, interval=CHART_PRELOAD_DELAY_MS)
+        self._chart_preload.timeout.connect(self._preload_charts)
 
     @property
     def models_tab(self) -> ModelsTab:
@@ -130,6 +135,12 @@ class MainWindow(QMainWindow):
             # After the window is up, so neither delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
             self._price_refresh.start()
+            self._chart_preload.start()
+
+    def _preload_charts(self) -> None:
+        from app.ui.billing.charts import preload_pyqtgraph
+
+        preload_pyqtgraph(self.pool)
 
     def _offer_first_run(self) -> None:
         if self.ctx.catalog.list():
@@ -168,6 +179,7 @@ class MainWindow(QMainWindow):
         # Stop generation (the partial answer is saved as `stopped`) and pause downloads
         # (they resume at the next start).
         self._price_refresh.stop()
+        self._chart_preload.stop()
         self.chat_tab.shutdown()
         if self._models.content is not None:
             self.models_tab.shutdown()

@@ -167,7 +167,10 @@ class ConversationStore:
         self._update(conversation_id, "target = ?", (target,))
 
     def set_project(self, conversation_id: int, project: str | None) -> None:
-        self._update(conversation_id, "project = ?", ((project or "").strip() or None,))
+        """Put the conversation in `project` (exact name; blank or None: in none)."""
+        from app.core.chat.projects import clean_name
+
+        self._update(conversation_id, "project = ?", (clean_name(project),))
 
     def set_local_only(self, conversation_id: int, local_only: bool) -> None:
         self._update(conversation_id, "local_only = ?", (int(local_only),))

@@ -8,6 +8,8 @@ assistant message exists in the store from the first moment with outcome
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -15,22 +17,24 @@ from typing import TYPE_CHECKING
 
 from app.core.chat.backend import (
     Backend,
+    ChatMessage,
     GenerationRequest,
     GenerationResult,
     Outcome,
     TokenSource,
-    Usage,
+    sent_model,
 )
+from app.core.chat.projects import ProjectStore
 from app.core.chat.targets import LOCAL
-from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
+from app.core.chat.token_count import count_prompt, spent_usage
+from app.core.chat.token_estimate import estimate_prompt_tokens
 from app.core.foundation.errors import ParleyError, UnknownTargetError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
     from threading import Event
 
-    from app.core.billing.ledger import Ledger
-    from app.core.chat.backend import ChatMessage
+    from app.core.billing.ledger import Ledger, Quote
     from app.core.chat.conversations import ConversationStore, Message
     from app.core.chat.targets import Target
 
@@ -92,6 +96,33 @@ class ChatService:
         self.ledger = ledger
         self.backends = backends
         self.checkpoint_interval_s = checkpoint_interval_s
+        self.projects = ProjectStore(store.db)
+
+    def quote(self, conversation_id: int | None, text: str, target: Target) -> Quote:
+        """What sending `text` now would cost at most: the figure under the message box,
+        and the one the hard-budget check uses. Counting may load a tokenizer: call it
+        off the GUI thread."""
+        history: Sequence[ChatMessage] = ()
+        max_tokens = 1024
+        if conversation_id is not None:
+            history = self.store.history(conversation_id)
+            max_tokens = self.store.get(conversation_id).sampling.max_tokens
+        messages = [*history, ChatMessage("user", text)]
+        backend = self.backends.get(target.backend)
+        return self._quote(backend, target, messages, max_tokens)
+
+    def _quote(
+        self, backend: Backend, target: Target, messages: Sequence[ChatMessage], max_tokens: int
+    ) -> Quote:
+        if backend.name == LOCAL:  # priced by energy after the fact: nothing to count
+            prompt, source = estimate_prompt_tokens(messages), TokenSource.ESTIMATED
+        else:
+            prompt, source = count_prompt(messages, target.model)
+        return self.ledger.quote(
+            backend=backend.name, provider=str(getattr(backend, "provider", backend.name)),
+            model=sent_model(backend, target.model), prompt_tokens=prompt,
+            token_source=str(source), max_tokens=max_tokens,
+        )  # fmt: skip
 
     def send(
         self, conversation_id: int, text: str, target: Target, cancel: Event
@@ -122,20 +153,33 @@ class ChatService:
         return (yield from self._answer(msg.conversation_id, backend, target, cancel))
 
     def recover_interrupted(self) -> list[Message]:
-        """After a crash: mark dangling answers `interrupted` and bill what they used."""
+        """After a crash: mark dangling answers `interrupted` and bill what they used:
+        the prompt they sent and the text they wrote, counted like any failed answer."""
         recovered = self.store.recover_interrupted()
         for msg in recovered:
             conv = self.store.get(msg.conversation_id)
+            sent = [m for m in self.store.messages(conv.id) if m.position < msg.position]
+            prompt = ([ChatMessage("system", conv.system_prompt)]
+                      if conv.system_prompt.strip() else [])  # fmt: skip
+            prompt += [ChatMessage(m.role, m.content) for m in sent
+                       if m.content or m.role == "user"]  # fmt: skip
+            model = msg.model or ""
+            requested = model
+            with contextlib.suppress(ParleyError):  # a removed provider: bill the id it had
+                requested = sent_model(self.backends.get(msg.backend or ""), model)
             result = GenerationResult(
                 text=msg.content,
                 outcome=Outcome.INTERRUPTED,
-                usage=Usage(0, msg.completion_tokens or 0, TokenSource.COUNTED),
+                # Recovery runs at start-up (the window's, the CLI's): no seconds spent
+                # loading a tokenizer; an estimate says it is one.
+                usage=spent_usage(prompt, msg.content, model, read=True, load=False),
                 backend=msg.backend or "",
                 provider=msg.provider or "",
-                model=msg.model or "",
+                model=model,
                 ttft_s=None,
                 duration_s=0.0,
                 error="The app stopped while this answer was being written.",
+                requested_model=requested,
             )
             self.ledger.record(
                 result, conversation_id=conv.id, message_id=msg.id, project=conv.project,
@@ -165,13 +209,22 @@ class ChatService:
         conv = self.store.get(conversation_id)
         history = self.store.history(conversation_id)
         provider = getattr(backend, "provider", backend.name)
-        # Budgets: warn, or refuse a cloud request (raises) before anything is sent.
+        sent = sent_model(backend, target.model)
+        # Budgets: warn, or refuse a cloud request (raises) before anything is sent. The
+        # figure is the one the window showed under the message box (`quote`).
+        # Counting can load a tokenizer (seconds, once): only when a budget needs the figure.
+        prompt, source = 0, str(TokenSource.ESTIMATED)
+        if self.ledger.budgets.all():
+            quote = self._quote(backend, target, history, conv.sampling.max_tokens)
+            prompt, source = quote.prompt_tokens, quote.token_source
         self.ledger.preflight(
-            conversation_id=conv.id, backend=backend.name, provider=provider, model=target.model,
-            project=conv.project, messages=history, max_tokens=conv.sampling.max_tokens,
+            conversation_id=conv.id, backend=backend.name, provider=provider, model=sent,
+            project=conv.project, prompt_tokens=prompt, token_source=source,
+            max_tokens=conv.sampling.max_tokens,
         )  # fmt: skip
         msg = self.store.start_assistant_message(conv.id, backend.name, provider, target.model)
-        request = GenerationRequest(tuple(history), conv.sampling, target.model)
+        bill_to = self.projects.bill_to(conv.project) if backend.name != LOCAL else None
+        request = GenerationRequest(tuple(history), conv.sampling, target.model, bill_to)
         parts: list[str] = []
         started = time.monotonic()
         last_checkpoint = started
@@ -196,12 +249,15 @@ class ChatService:
             # The consumer went away (window closed): keep what we have as stopped.
             stream.close()
             result = self._failed(backend, provider, target, history, parts, started, None)
+            result = dataclasses.replace(result, requested_model=sent)
             self._finish(conv.id, conv.project, msg.id, result)
             raise
         except Exception:
             logger.exception("generation failed")
             result = self._failed(backend, provider, target, history, parts, started, BUG_MESSAGE)
         assert result is not None
+        if result.requested_model is None:
+            result = dataclasses.replace(result, requested_model=sent)
         usage_id = self._finish(conv.id, conv.project, msg.id, result)
         return TurnResult(conv.id, msg.id, usage_id, result)
 
@@ -224,14 +280,14 @@ class ChatService:
         started: float,
         error: str | None,
     ) -> GenerationResult:
-        # The backend's own count died with it: estimate, so the ledger never says zero
-        # for text that was written. No text means the prompt may never have been read.
+        # The backend's own count died with it: count what was sent and written, so the
+        # ledger never says zero for text that was written. An error before any text means
+        # the request was refused or never arrived: its prompt was not read.
         text = "".join(parts)
-        prompt_tokens = estimate_prompt_tokens(history) if parts else 0
         return GenerationResult(
             text=text,
             outcome=Outcome.ERROR if error else Outcome.STOPPED,
-            usage=Usage(prompt_tokens, estimate_tokens(text), TokenSource.COUNTED),
+            usage=spent_usage(history, text, target.model, read=bool(parts) or error is None),
             backend=backend.name,
             provider=provider,
             model=target.model,
@@ -239,3 +295,4 @@ class ChatService:
             duration_s=time.monotonic() - started,
             error=error,
         )
+

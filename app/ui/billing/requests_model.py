@@ -48,7 +48,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 _SELECT = (
     f"SELECT created_at, conversation_id, project, backend, provider, model, prompt_tokens, "
     f"completion_tokens, token_source, ttft_s, {_TPS}, energy_wh, cost, currency, cost_source, "
-    f"outcome, id FROM usage"
+    f"outcome, id, price_source, price_date FROM usage"
 )
 _FILTER = (
     " AND (provider LIKE :text OR model LIKE :text OR backend LIKE :text "
@@ -169,7 +169,8 @@ class RequestsModel(QAbstractTableModel):
     @staticmethod
     def _cell(v: tuple[Any, ...], column: int, tooltip: bool) -> str:
         (created, conv, project, backend, provider, model, prompt, completion, source, ttft,
-         tps, wh, cost, currency, cost_source, outcome, _id) = v  # fmt: skip
+         tps, wh, cost, currency, cost_source, outcome, _id, price_source,
+         price_date) = v  # fmt: skip
         match column:
             case 0:
                 return local_time(created)
@@ -195,8 +196,10 @@ class RequestsModel(QAbstractTableModel):
             case 10:
                 return energy(wh, cost_source)
             case 11:
-                return f"{money(cost, currency)} ({cost_source})" if tooltip else money(
-                    cost, currency)  # fmt: skip
+                if not tooltip:
+                    return money(cost, currency)
+                where = f"; price from {price_source}, {price_date}" if price_source else ""
+                return f"{money(cost, currency)} ({cost_source}{where})"
             case _:
                 return str(outcome)
 
