@@ -95,6 +95,7 @@ class GenerationResult:
     # id the answer came back under. Both feed the one price resolution.
     requested_model: str | None = None
     reported_cost: float | None = None  # USD, when the provider states it (OpenRouter)
+    route: str | None = None  # why an `auto` request went to this target (and what failed)
 
     @property
     def tokens_per_second(self) -> float | None:

@@ -27,7 +27,7 @@ from app.core.chat.backend import (
     Usage,
 )
 from app.core.chat.context_fit import fit_messages
-from app.core.foundation.errors import ModelError
+from app.core.foundation.errors import ModelError, ParleyError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
@@ -113,6 +113,17 @@ class LocalBackend:
     @property
     def loaded_path(self) -> str | None:
         return self._loaded.path if self._loaded else None
+
+    def loaded_n_ctx(self, model: str) -> int | None:
+        """The context length `model` is loaded with, or None when another (or none) is."""
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        try:
+            path = str(self.catalog.resolve(model).path)
+        except ParleyError:
+            return None
+        return loaded.options.n_ctx if path == loaded.path else None
 
     def stream(
         self, request: GenerationRequest, cancel: Event

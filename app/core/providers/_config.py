@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from app.core.foundation.storage import Database
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-RESERVED_NAMES = frozenset({"local"})
+RESERVED_NAMES = frozenset({"local", "auto"})  # the local backend and the router
 HF_ROUTER_URL = "https://router.huggingface.co/v1"
 HF_DEFAULT_MODEL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
 HF_POLICIES = ("fastest", "cheapest", "preferred")
@@ -190,7 +190,7 @@ class ProviderStore:
         if not NAME_RE.match(name) or name in RESERVED_NAMES:
             raise ProviderConfigError(
                 f"'{name}' can't be a provider name.",
-                "Use up to 32 lowercase letters, digits, '-' or '_' (and not 'local').",
+                "Use up to 32 lowercase letters, digits, '-' or '_' (and not 'local' or 'auto').",
             )
         if self.find(name) is not None:
             raise ProviderConfigError(
