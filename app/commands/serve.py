@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import format_time, print_json, print_table
 from app.core.context import AppContext
-from app.core.gateway.server import DEFAULT_HOST, DEFAULT_PORT, GatewayServer
+from app.core.gateway.server import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    GatewayServer,
+    is_loopback_host,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -39,8 +44,8 @@ def serve(args: argparse.Namespace) -> int:
     ctx = AppContext.open()
     try:
         server = GatewayServer(ctx.gateway, ctx.access_tokens, args.host, args.port)
-        if not ctx.access_tokens.any_active():
-            ctx.access_tokens.default()  # created on first use
+        if is_loopback_host(args.host) and not ctx.access_tokens.any_active():
+            ctx.access_tokens.default()  # created on first use; a LAN bind needs one made first
 
         def ready() -> None:
             print(f"Parley gateway on {server.address}", flush=True)
