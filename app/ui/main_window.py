@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from app import APP_NAME
 from app.ui.chat import ChatTab
+from app.ui.gateway import GatewayController, GatewayIndicator
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         for index in range(3):
             QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, self._tab_switcher(index))
+        self.gateway = GatewayController(ctx, pool, self)
+        self.gateway_indicator = GatewayIndicator(self.gateway, self)
+        self.statusBar().addPermanentWidget(self.gateway_indicator)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(f"&About {APP_NAME}…", self.show_about)
         self._first_shown = False
@@ -134,6 +138,7 @@ class MainWindow(QMainWindow):
                 self.chat_tab.focus_composer()  # the window opens ready to type
             # After the window is up, so neither delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
+            QTimer.singleShot(0, self.gateway.start_if_enabled)
             self._price_refresh.start()
             self._chart_preload.start()
 
@@ -180,6 +185,7 @@ class MainWindow(QMainWindow):
         # (they resume at the next start).
         self._price_refresh.stop()
         self._chart_preload.stop()
+        self.gateway.shutdown()
         self.chat_tab.shutdown()
         if self._models.content is not None:
             self.models_tab.shutdown()
