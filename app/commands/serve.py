@@ -8,12 +8,8 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import format_time, print_json, print_table
 from app.core.context import AppContext
-from app.core.gateway.server import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    GatewayServer,
-    is_loopback_host,
-)
+from app.core.gateway.server import DEFAULT_HOST, DEFAULT_PORT, GatewayServer
+from app.core.providers._config import is_loopback_host
 
 if TYPE_CHECKING:
     import argparse

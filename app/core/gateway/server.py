@@ -12,7 +12,6 @@ cancel flag: generation stops and the ledger row says `stopped`.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import sys
@@ -34,6 +33,7 @@ from app.core.gateway.openai_api import (
     usage_body,
 )
 from app.core.gateway.service import Caller, Finished, MidStreamError
+from app.core.providers._config import is_loopback_host
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,15 +56,6 @@ SWITCH_INTERVAL_S = 0.0005
 CLIENT_HEADER = "x-parley-client"
 PROJECT_HEADER = "x-parley-project"
 _END = object()
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class GatewayError(ParleyError):

@@ -88,7 +88,8 @@ class GatewayController(QObject):
         self.pool.submit(job, lane="io")
 
     def _start(self, _cancel: threading.Event, _progress: ProgressFn) -> str:
-        from app.core.gateway.server import GatewayServer, is_loopback_host
+        from app.core.gateway.server import GatewayServer
+        from app.core.providers._config import is_loopback_host
 
         ctx = self.ctx
         server = GatewayServer(ctx.gateway, ctx.access_tokens, self.host, self.port)
