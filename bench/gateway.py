@@ -173,7 +173,8 @@ def main() -> None:
         concurrent_target="<= 1.15",
         ttft_ms_zero_latency={"direct": round(median([d[0] for d in d_fast]) * 1e3, 2),
                               "parley": round(median([v[0] for v in v_fast]) * 1e3, 2)},
-        pairs_ms=[(round(d[1] * 1e3), round(v[1] * 1e3)) for d, v in zip(d_fast, v_fast)],
+        pairs_ms=[(round(d[1] * 1e3), round(v[1] * 1e3))
+                  for d, v in zip(d_fast, v_fast, strict=True)],
         total_ms={"direct": round(median([d[1] for d in d_fast]) * 1e3, 1),
                   "parley": round(median([v[1] for v in v_fast]) * 1e3, 1)},
         cpu_us_per_chunk={"parley_process": round(parley_cpu_us, 1),

@@ -90,7 +90,7 @@ def test_openai_through_the_gateway_to_a_real_cloud_server(
     usage = chunks[-1].usage
     assert usage is not None
     row = only_row(ctx)
-    assert (row.backend, row.provider) == ("box", "127.0.0.1:%d" % llama.port)
+    assert (row.backend, row.provider) == ("box", f"127.0.0.1:{llama.port}")
     assert (row.prompt_tokens, row.completion_tokens) == (
         usage.prompt_tokens, usage.completion_tokens)
 
