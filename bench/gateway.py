@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -115,23 +114,44 @@ def paired(direct_client: object, via_client: object, via_model: str, runs: int
     return direct, via
 
 
+CLIENT = """
+import sys, time, openai
+url, token, model = sys.argv[1], sys.argv[2], sys.argv[3]
+client = openai.OpenAI(base_url=url, api_key=token, max_retries=0)
+print("ready", flush=True)
+start_at = float(sys.stdin.readline())
+while time.time() < start_at:
+    time.sleep(0.001)  # waiting for the common start
+chunks = 0
+for chunk in client.chat.completions.create(model=model, stream=True, max_tokens=4096,
+                                            messages=[{"role": "user", "content": "Hi"}]):
+    chunks += bool(chunk.choices and chunk.choices[0].delta.content)
+print(time.time(), chunks)
+"""
+
+
 def concurrent_wall(url: str, token: str, model: str, clients: int) -> float:
-    import openai
-
-    done: list[float] = []
-    start = time.monotonic()
-
-    def one() -> None:
-        client = openai.OpenAI(base_url=url, api_key=token, max_retries=0)
-        openai_run(client, model)
-        done.append(time.monotonic() - start)
-
-    threads = [threading.Thread(target=one) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return max(done)
+    """Seconds from a common start until the last of `clients` streams ends, each client its
+    own process (as separate apps are), so no client waits on another's GIL."""
+    procs = [subprocess.Popen([sys.executable, "-c", CLIENT, url, token, model],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(clients)]  # fmt: skip
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    start_at = time.time() + 0.2
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{start_at}\n")
+        proc.stdin.close()
+    ends = []
+    for proc in procs:
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        proc.wait(120)
+        end, chunks = out.split()
+        assert int(chunks) == PACED_CHUNKS, out
+        ends.append(float(end))
+    return max(ends) - start_at
 
 
 def main() -> None:
