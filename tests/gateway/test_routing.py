@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import httpx
@@ -93,3 +94,29 @@ def test_the_most_a_request_may_cost_skips_a_pricier_provider(
     assert resp.json()["parley"]["backend"] == "local"
     assert "cheap could cost" in (ctx.ledger.rows()[0].route or "")
     assert fault.chat_requests() == []
+
+
+def test_what_a_client_sends_reaches_the_provider_in_the_chats_own_alternating_shape(
+    ctx: AppContext, gateway: Running, fault: FaultServer
+) -> None:
+    add_provider(ctx, "cloud", "openai", fault.base_url)
+    resp = httpx.post(f"{gateway.base_url}/chat/completions", headers=gateway.headers,
+                      timeout=60, json={"model": "cloud/smollm2", "messages": [
+                          {"role": "system", "content": "Be brief."},
+                          {"role": "user", "content": "First question"},
+                          {"role": "assistant", "content": ""},
+                          {"role": "user", "content": "Second question"},
+                          {"role": "developer", "content": "Answer in French."}]})  # fmt: skip
+    assert resp.status_code == 200
+    sent = json.loads(fault.chat_requests()[0].body)["messages"]
+    assert sent == [
+        {"role": "system", "content": "Be brief.\n\nAnswer in French."},
+        {"role": "user", "content": "First question\n\nSecond question"},
+    ]
+
+
+def test_messages_without_a_question_are_a_400(gateway: Running) -> None:
+    resp = httpx.post(f"{gateway.base_url}/chat/completions", headers=gateway.headers,
+                      json={"model": "auto", "messages": [{"role": "system", "content": "x"}]})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["param"] == "messages"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from app.core.chat.backend import (
+    ChatMessage,
     GenerationRequest,
     GenerationResult,
     Outcome,
@@ -24,6 +25,7 @@ from app.core.chat.backend import (
     TokenSource,
     Usage,
 )
+from app.core.chat.prompt import JOIN, SYSTEM, USER, prompt_messages
 from app.core.chat.sampling_defaults import default_sampling
 from app.core.chat.targets import LOCAL, Target
 from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
@@ -170,7 +172,8 @@ class Gateway:
         `cancel` is the flag the server sets when the client goes away.
         """
         target = self.resolve(req.model)
-        request = GenerationRequest(req.messages, self._sampling(target, req), target.model)
+        request = GenerationRequest(_alternating(req.messages), self._sampling(target, req),
+                                    target.model)  # fmt: skip
         try:
             backend = self._registry().get(target.backend)
             if target.backend != AUTO:
@@ -211,6 +214,19 @@ class Gateway:
                                  client=exchange.caller.client)  # fmt: skip
         row = ledger.get(usage_id)
         return usage_id, (row.cost if row else None), (row.currency if row else None)
+
+
+def _alternating(messages: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...]:
+    """The chat's own prompt rule for what a client sent: system messages joined into one
+    leading system prompt, turns of the same role next to each other joined, empty ones
+    left out, so strict chat templates and providers accept it. Raise 400 without a question.
+    """
+    system = JOIN.join(m.content for m in messages if m.role == SYSTEM and m.content.strip())
+    out = prompt_messages(system, [m for m in messages if m.role != SYSTEM])
+    if not any(m.role == USER for m in out):
+        raise ApiError(400, "'messages' needs at least one user message with text.",
+                       param="messages")  # fmt: skip
+    return out
 
 
 class Exchange:
