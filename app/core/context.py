@@ -190,9 +190,11 @@ class AppContext:
         return Target(LOCAL, model.name) if model else None
 
     def target_options(self) -> list[TargetOption]:
-        """Everything the model control offers: local models first, then providers."""
+        """Everything the model control offers: local models, `auto`, then providers."""
         from app.core.providers._wiring import provider_options
 
+        auto = TargetOption(Target(AUTO, ""), "Auto", "Automatic",
+                            detail="local or cloud, each message, by your routing policy")
         options = [
             TargetOption(
                 Target(LOCAL, m.name),
@@ -202,6 +204,7 @@ class AppContext:
             )
             for m in self.catalog.list()
         ]
+        options.append(auto)
         options += provider_options(self.provider_store, self.is_offline())
         return options
 

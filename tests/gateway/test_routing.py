@@ -12,6 +12,8 @@ from tests.helpers.fault_server import Reply
 from tests.providers.support import add_provider
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from app.core.context import AppContext
     from tests.gateway.conftest import Running
     from tests.helpers.fault_server import FaultServer
@@ -120,3 +122,24 @@ def test_messages_without_a_question_are_a_400(gateway: Running) -> None:
                       json={"model": "auto", "messages": [{"role": "system", "content": "x"}]})
     assert resp.status_code == 400
     assert resp.json()["error"]["param"] == "messages"
+
+
+def test_the_client_and_the_reason_reach_the_csv(
+    ctx: AppContext, gateway: Running, fault: FaultServer, tmp_path: Path
+) -> None:
+    import csv
+
+    from app.core.billing.export import export_csv
+
+    cheap_cloud(ctx, fault)
+    headers = dict(gateway.headers, **{"X-Parley-Client": "=HYPERLINK(\"x\")"})
+    httpx.post(f"{gateway.base_url}/chat/completions", headers=headers, timeout=60,
+               json={"model": "auto", "max_tokens": 4,
+                     "messages": [{"role": "user", "content": "Hi"}]})  # fmt: skip
+    out = tmp_path / "usage.csv"
+    export_csv(ctx.db, out)
+    with out.open(newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["client"] == "'=HYPERLINK(\"x\")"  # a client's name is never a live formula
+    assert row["route"] == ctx.ledger.rows()[0].route
+    assert row["route"].startswith("cheapest: cheap")

@@ -112,6 +112,16 @@ def tokens_per_second(
     return (completion_tokens - 1) / gen_time if gen_time > 0 else None
 
 
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who asks, for backends that decide where a request goes (`auto`): what the routing
+    policy's rules look at besides the request itself."""
+
+    project: str | None = None
+    conversation_id: int | None = None
+    local_only: bool = False  # the conversation's own lock (issue 4)
+
+
 class Backend(Protocol):
     """A model source. `name` is what users type after `--backend`."""
 

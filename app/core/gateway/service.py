@@ -21,20 +21,19 @@ from app.core.chat.backend import (
     GenerationRequest,
     GenerationResult,
     Outcome,
+    RequestContext,
     Sampling,
-    TokenSource,
-    Usage,
 )
+from app.core.chat.metering import check_budgets, spent_result
 from app.core.chat.prompt import JOIN, SYSTEM, USER, prompt_messages
 from app.core.chat.sampling_defaults import default_sampling
 from app.core.chat.targets import LOCAL, Target
-from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
 from app.core.foundation.errors import ParleyError
 from app.core.gateway.errors import api_error
 from app.core.gateway.local_lane import LocalLane
 from app.core.gateway.openai_api import ApiError
 from app.core.gateway.stop_sequences import StopMatcher
-from app.core.routing.router import AUTO, RouteContext
+from app.core.routing.router import AUTO
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
@@ -179,12 +178,10 @@ class Gateway:
             if target.backend != AUTO:
                 if (prepare := getattr(backend, "prepare", None)) is not None:
                     prepare(target.model)
-                self._ledger().preflight(
-                    conversation_id=None, backend=backend.name,
-                    provider=getattr(backend, "provider", backend.name), model=target.model,
-                    project=caller.project, messages=request.messages,
-                    max_tokens=request.sampling.max_tokens,
-                )  # fmt: skip
+                check_budgets(
+                    self._ledger(), backend, target, request.messages,
+                    request.sampling.max_tokens, project=caller.project, conversation_id=None,
+                )
         except ParleyError as exc:
             raise api_error(exc) from exc
         if target.backend == LOCAL:
@@ -259,7 +256,7 @@ class Exchange:
         started = time.monotonic()
         lane = self.gateway.lane
         if self.is_local and not lane.acquire(self.cancel):
-            return self._finish(self._failed([], started, None))
+            return self._finish(self._spent([], started, None))
         try:
             return self._generate(emit, started)
         finally:
@@ -286,11 +283,11 @@ class Exchange:
                 parts.append(tail)
                 emit(tail)
         except ParleyError as exc:
-            self._finish(self._failed(parts, started, str(exc)))
+            self._finish(self._spent(parts, started, str(exc)))
             raise (MidStreamError(api_error(exc)) if parts else api_error(exc)) from exc
         except Exception:
             logger.exception("gateway generation failed")
-            self._finish(self._failed(parts, started, "Something went wrong in Parley."))
+            self._finish(self._spent(parts, started, "Something went wrong in Parley."))
             raise
         if matcher.stopped:
             result = replace(result, outcome=Outcome.DONE)
@@ -300,7 +297,7 @@ class Exchange:
         if self.target.backend == AUTO:
             stream_routed = getattr(self.backend, "stream_routed")  # noqa: B009 - AutoBackend
             return stream_routed(  # type: ignore[no-any-return]
-                self.request, self.cancel, RouteContext(project=self.caller.project)
+                self.request, self.cancel, RequestContext(project=self.caller.project)
             )
         return self.backend.stream(self.request, self.cancel)
 
@@ -317,21 +314,6 @@ class Exchange:
         ))  # fmt: skip
         return Finished(result, finish, usage_id, cost, currency)
 
-    def _failed(self, parts: list[str], started: float, error: str | None) -> GenerationResult:
-        # As a chat turn's: estimates, so the ledger never says zero for text that was written.
-        text = "".join(parts)
-        return GenerationResult(
-            text=text,
-            outcome=Outcome.ERROR if error else Outcome.STOPPED,
-            usage=Usage(
-                estimate_prompt_tokens(self.request.messages) if parts else 0,
-                estimate_tokens(text),
-                TokenSource.COUNTED,
-            ),
-            backend=self.backend.name,
-            provider=getattr(self.backend, "provider", self.backend.name),
-            model=self.target.model,
-            ttft_s=None,
-            duration_s=time.monotonic() - started,
-            error=error,
-        )
+    def _spent(self, parts: list[str], started: float, error: str | None) -> GenerationResult:
+        return spent_result(self.backend, self.target, self.request.messages, parts, started,
+                            error)  # fmt: skip

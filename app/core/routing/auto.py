@@ -13,15 +13,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from app.core.billing.errors import BudgetExceededError
+from app.core.chat.backend import RequestContext, sent_model
+from app.core.chat.metering import check_budgets
 from app.core.foundation.errors import ParleyError
-from app.core.routing.router import AUTO, NoRouteError, Route, RouteContext
+from app.core.routing.router import AUTO, NoRouteError, Route
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
     from threading import Event
 
     from app.core.billing.ledger import Ledger
-    from app.core.chat.backend import GenerationRequest, GenerationResult
+    from app.core.chat.backend import Backend, GenerationRequest, GenerationResult
     from app.core.chat.service import BackendRegistry
     from app.core.routing.router import Router
 
@@ -43,19 +45,20 @@ class AutoBackend:
     def stream(
         self, request: GenerationRequest, cancel: Event
     ) -> Generator[str, None, GenerationResult]:
-        return self.stream_routed(request, cancel, RouteContext())
+        return self.stream_routed(request, cancel, RequestContext())
 
     def stream_routed(
-        self, request: GenerationRequest, cancel: Event, context: RouteContext
+        self, request: GenerationRequest, cancel: Event, context: RequestContext
     ) -> Generator[str, None, GenerationResult]:
         failures: list[str] = []
         errors: list[ParleyError] = []
         for route in self.router.routes(request, context):
+            backend = self._registry().get(route.target.backend)
             try:
-                stream = self._open(route, request, cancel, context)
+                stream = self._open(backend, route, request, cancel, context)
                 first = next(stream)
             except StopIteration as stop:  # stopped, or an empty answer: nothing to fall back on
-                return _routed(stop.value, route, failures)
+                return _routed(stop.value, backend, route, failures)
             except ParleyError as exc:
                 failures.append(f"{route.target.backend} failed before its first token "
                                 f"({exc.message.rstrip('.')})")  # fmt: skip
@@ -63,7 +66,7 @@ class AutoBackend:
                 continue
             yield first
             result = yield from stream
-            return _routed(result, route, failures)
+            return _routed(result, backend, route, failures)
         if errors and all(isinstance(e, BudgetExceededError) for e in errors):
             raise errors[-1]
         raise NoRouteError(
@@ -72,20 +75,22 @@ class AutoBackend:
         )
 
     def _open(
-        self, route: Route, request: GenerationRequest, cancel: Event, context: RouteContext
-    ) -> Generator[str, None, GenerationResult]:
-        backend = self._registry().get(route.target.backend)
+        self, backend: Backend, route: Route, request: GenerationRequest, cancel: Event,
+        context: RequestContext,
+    ) -> Generator[str, None, GenerationResult]:  # fmt: skip
         if (prepare := getattr(backend, "prepare", None)) is not None:
             prepare(route.target.model)
-        self._ledger().preflight(
-            conversation_id=context.conversation_id, backend=backend.name,
-            provider=getattr(backend, "provider", backend.name), model=route.target.model,
-            project=context.project, messages=request.messages,
-            max_tokens=request.sampling.max_tokens,
+        check_budgets(
+            self._ledger(), backend, route.target, request.messages,
+            request.sampling.max_tokens, project=context.project,
+            conversation_id=context.conversation_id,
         )  # fmt: skip
         return backend.stream(replace(request, model=route.target.model), cancel)
 
 
-def _routed(result: GenerationResult, route: Route, failures: list[str]) -> GenerationResult:
+def _routed(
+    result: GenerationResult, backend: Backend, route: Route, failures: list[str]
+) -> GenerationResult:
     reason = route.reason + (f"; {'; '.join(failures)}" if failures else "")
-    return replace(result, route=reason)
+    requested = result.requested_model or sent_model(backend, route.target.model)
+    return replace(result, route=reason, requested_model=requested)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.billing.ledger import estimate_prompt_tokens
+from app.core.chat.backend import RequestContext, TokenSource
 from app.core.chat.targets import AUTO, LOCAL, Target
+from app.core.chat.token_estimate import estimate_prompt_tokens
 from app.core.foundation.errors import ParleyError
 from app.core.providers._config import ProviderConfig, ProviderKind
 from app.core.routing.policy import RoutingPolicy, load_policy
@@ -25,20 +26,11 @@ if TYPE_CHECKING:
     from app.core.local.catalog import ModelCatalog
     from app.core.providers._config import ProviderStore
 
-__all__ = ["AUTO", "NoRouteError", "Route", "RouteContext", "Router"]
+__all__ = ["AUTO", "NoRouteError", "Route", "Router"]
 
 
 class NoRouteError(ParleyError):
     """No target may, or could, answer this request."""
-
-
-@dataclass(frozen=True, slots=True)
-class RouteContext:
-    """Who asks: what the policy's rules look at besides the request itself."""
-
-    project: str | None = None
-    conversation_id: int | None = None
-    local_only: bool = False  # the conversation's own lock (issue 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +68,7 @@ class Router:
     def policy(self) -> RoutingPolicy:
         return load_policy(self.settings)
 
-    def routes(self, request: GenerationRequest, context: RouteContext) -> list[Route]:
+    def routes(self, request: GenerationRequest, context: RequestContext) -> list[Route]:
         """The targets to try, best first; raise `NoRouteError` when none may answer."""
         policy = self.policy()
         local = self.catalog.active()
@@ -148,10 +140,14 @@ class Router:
             model = config.model
             if config.kind is ProviderKind.HF and ":" not in model:
                 model = f"{model}:{policy.cloud_choice}"
-            price = ledger.prices.lookup(provider_label(config), config.model) or (
-                ledger.prices.lookup(config.name, config.model)
-            )
-            worst = price.cost(prompt_tokens, request.sampling.max_tokens) if price else None
+            # The window's cost-before-sending figure, on an estimate: routing never waits
+            # seconds for a tokenizer to load.
+            quote = ledger.quote(
+                backend=config.name, provider=provider_label(config), model=model,
+                prompt_tokens=prompt_tokens, token_source=str(TokenSource.ESTIMATED),
+                max_tokens=request.sampling.max_tokens,
+            )  # fmt: skip
+            worst = quote.amount
             limit = policy.max_request_cost
             if limit is not None and (worst is None or worst > limit):
                 skipped.append(
@@ -160,7 +156,7 @@ class Router:
                 )
                 continue
             speed = ledger.recent_speed(config.name)
-            found.append(_Cloud(config, model, worst, price.currency if price else None, speed))
+            found.append(_Cloud(config, model, worst, quote.currency, speed))
         return found, skipped
 
     @staticmethod
