@@ -25,4 +25,10 @@ fi
 start=$(date +%s)
 "$BIN/pyinstaller" --noconfirm --log-level WARN \
   --distpath dist --workpath build/pyinstaller packaging/parley.spec
+if [[ "$(uname -s)" == Linux ]]; then
+  # Strip debug symbols, except from auditwheel-vendored libraries (<pkg>.libs/): they
+  # were rewritten by patchelf and no longer load once stripped.
+  find dist/parley -type f -name '*.so*' -not -path '*.libs/*' -print0 |
+    xargs -0 -r strip --strip-unneeded 2>/dev/null || true
+fi
 echo "build.sh: dist/parley built in $(( $(date +%s) - start )) s, $(du -sm dist/parley | cut -f1) MB"
