@@ -178,6 +178,45 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (comparison_id, position)
     );
     """,
+    # issue 15: the writer's start time (a reused pid is not the writer); full-text search
+    # that folds case and accents in every script, kept in step by triggers.
+    """
+    ALTER TABLE messages ADD COLUMN writer_started REAL;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content='messages', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+    END;
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    CREATE VIRTUAL TABLE conversations_fts USING fts5(
+        title, content='conversations', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title);
+    END;
+    CREATE TRIGGER conversations_fts_delete AFTER DELETE ON conversations BEGIN
+        INSERT INTO conversations_fts (conversations_fts, rowid, title)
+            VALUES ('delete', old.id, old.title);
+    END;
+    CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations BEGIN
+        INSERT INTO conversations_fts (conversations_fts, rowid, title)
+            VALUES ('delete', old.id, old.title);
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title);
+    END;
+    INSERT INTO conversations_fts (conversations_fts) VALUES ('rebuild');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.safe_text import plain_tip
+
 if TYPE_CHECKING:
     from app.core.chat.conversations import Conversation
 
@@ -96,7 +98,7 @@ class ConversationList(QWidget):
             for conv in conversations:
                 item = QListWidgetItem(conv.title)
                 item.setData(ID_ROLE, conv.id)
-                item.setToolTip(f"{conv.title}\nLast active {_when(conv.updated_at)}")
+                item.setToolTip(plain_tip(f"{conv.title}\nLast active {_when(conv.updated_at)}"))
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 self.list.addItem(item)
                 if conv.id == current_id:

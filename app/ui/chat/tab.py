@@ -34,6 +34,7 @@ from app.ui.chat.style import STYLE
 from app.ui.chat.toolbar import ConversationToolbar
 from app.ui.chat.turn_runner import TurnRunner
 from app.ui.chat.view_model import conversation_target
+from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:
     from app.core.chat.service import TurnResult
@@ -96,7 +97,7 @@ class ChatTab(QWidget):
         self.target_picker = self.toolbar.target_picker
         self.local_only_button = self.toolbar.local_only_button
         self.settings_button = self.toolbar.settings_button
-        self.banner = QLabel(self)
+        self.banner = plain_label(QLabel(self))  # provider errors quote what they sent
         self.banner.setObjectName("errorBanner")
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

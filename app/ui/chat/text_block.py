@@ -8,7 +8,8 @@ pays for a new text layout.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QUrl
 from PySide6.QtGui import (
@@ -17,6 +18,7 @@ from PySide6.QtGui import (
     QFont,
     QFontDatabase,
     QGuiApplication,
+    QImage,
     QTextDocument,
     QTextOption,
     QTextTable,
@@ -33,6 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.safe_text import data_image
+
 if TYPE_CHECKING:
     from app.ui.chat.markdown import Segment, SegmentKind
 
@@ -41,6 +45,12 @@ MARKDOWN_FEATURES = QTextDocument.MarkdownFeature(
     QTextDocument.MarkdownFeature.MarkdownDialectGitHub.value
     | QTextDocument.MarkdownFeature.MarkdownNoHTML.value
 )
+
+# Qt's word-boundary wrapping is quadratic in the length of an unbreakable run
+# (measured here: 100k characters without a space took 2.5 s to lay out, 300k 17 s);
+# a block holding such a run wraps anywhere instead (100k: 0.12 s).
+LONG_RUN = re.compile(r"\S{400}")
+LINK_SCHEMES = ("http", "https")
 
 
 def _style_tables(doc: QTextDocument) -> None:
@@ -81,7 +91,6 @@ class TextBlock(QTextBrowser):
         self.document().setDocumentMargin(2)
         if kind == "code":
             self.setFont(monospace_font())
-            self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
@@ -97,6 +106,11 @@ class TextBlock(QTextBrowser):
         if text == self._source:
             return
         self._source = text
+        self.setWordWrapMode(
+            QTextOption.WrapMode.WrapAnywhere
+            if LONG_RUN.search(text)
+            else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere
+        )
         if self.kind == "prose":
             self.document().setMarkdown(text, MARKDOWN_FEATURES)
             _style_tables(self.document())
@@ -131,8 +145,20 @@ class TextBlock(QTextBrowser):
     def wheelEvent(self, event: QWheelEvent) -> None:
         event.ignore()  # let the conversation's scroll area scroll
 
+    def loadResource(self, type: int, name: QUrl | str) -> Any:
+        """Model output never reads a file or the network: only small `data:` images load.
+
+        A null result would make QTextDocument fall back to reading the file itself,
+        so every other resource is an empty image, never None.
+        """
+        url = QUrl(name)
+        if type == QTextDocument.ResourceType.ImageResource.value and url.scheme() == "data":
+            return data_image(url.toString(QUrl.ComponentFormattingOption.FullyEncoded))
+        return QImage()
+
     def _open_link(self, url: QUrl) -> None:
-        if url.scheme() in ("http", "https", "mailto"):
+        # Only on a click (the signal), and only web pages: never file:, smb:, or an app's scheme.
+        if url.scheme().lower() in LINK_SCHEMES and url.host():
             QDesktopServices.openUrl(url)
 
 

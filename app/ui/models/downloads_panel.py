@@ -29,6 +29,7 @@ from app.core.local import hub
 from app.core.local.downloads.queue import DownloadEntry, DownloadQueue, DownloadState
 from app.core.local.downloads.transfer import DownloadResult, discard_partials, download_model
 from app.ui.models import format as fmt
+from app.ui.safe_text import plain_label, plain_tip
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class DownloadsPanel(QWidget):
         self.resume_button.clicked.connect(self._on_resume_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.clear_button.clicked.connect(self._on_clear_clicked)
-        self.message = QLabel("")
+        self.message = plain_label(QLabel(""))
         self.message.setWordWrap(True)
         buttons = QHBoxLayout()
         for b in (self.pause_button, self.resume_button, self.cancel_button):
@@ -265,7 +266,7 @@ class DownloadsPanel(QWidget):
             cells = {0: e.name, 1: e.repo, 6: state}
             for col, text in cells.items():
                 item = QTableWidgetItem(text)
-                item.setToolTip(e.error or "")
+                item.setToolTip(plain_tip(e.error or ""))
                 self.table.setItem(row, col, item)
             bar = self.table.cellWidget(row, 2)
             if not isinstance(bar, QProgressBar):
