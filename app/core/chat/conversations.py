@@ -1,9 +1,9 @@
 """Conversations and their messages in SQLite.
 
-Search uses SQLite's full-text index (FTS5, `unicode61` with diacritics removed),
-kept in step with the tables by triggers (see `app.core.foundation.storage`):
-case and accents fold for every script, so `привет` finds "Привет" and `uber`
-finds "Über".
+Search uses SQLite's full-text index (FTS5) over folded text, kept in step
+with the tables by triggers (see `app.core.foundation.storage`): case and
+accents fold for every script, so `привет` finds "Привет" and `uber` finds
+"Über".
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from app.core.chat.backend import (
     tokens_per_second,
 )
 from app.core.foundation.errors import NotFoundError
+from app.core.foundation.text_fold import fold
 
 if TYPE_CHECKING:
     import builtins
@@ -354,7 +355,7 @@ def fts_query(text: str) -> str:
     Each word is quoted, so FTS5's operators (AND, NEAR, -, :) in what the user
     typed stay plain text.
     """
-    return " ".join(f'"{word}"*' for word in _WORD.findall(text))
+    return " ".join(f'"{word}"*' for word in _WORD.findall(fold(text)))
 
 
 # Start times come from the OS clock at a resolution of 1/100 s on Linux, and psutil

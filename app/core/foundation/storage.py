@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.foundation.errors import DataDirError
+from app.core.foundation.text_fold import fold
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -179,43 +180,35 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # issue 15: the writer's start time (a reused pid is not the writer); full-text search
-    # that folds case and accents in every script, kept in step by triggers.
+    # over folded text (see text_fold.py), kept in step with the tables by triggers.
     """
     ALTER TABLE messages ADD COLUMN writer_started REAL;
     CREATE VIRTUAL TABLE messages_fts USING fts5(
-        content, content='messages', content_rowid='id',
-        tokenize='unicode61 remove_diacritics 2'
+        content, tokenize='unicode61 remove_diacritics 2'
     );
     CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, parley_fold(new.content));
     END;
     CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
+        DELETE FROM messages_fts WHERE rowid = old.id;
     END;
     CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
-        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+        UPDATE messages_fts SET content = parley_fold(new.content) WHERE rowid = new.id;
     END;
-    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    INSERT INTO messages_fts (rowid, content) SELECT id, parley_fold(content) FROM messages;
     CREATE VIRTUAL TABLE conversations_fts USING fts5(
-        title, content='conversations', content_rowid='id',
-        tokenize='unicode61 remove_diacritics 2'
+        title, tokenize='unicode61 remove_diacritics 2'
     );
     CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN
-        INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title);
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.id, parley_fold(new.title));
     END;
     CREATE TRIGGER conversations_fts_delete AFTER DELETE ON conversations BEGIN
-        INSERT INTO conversations_fts (conversations_fts, rowid, title)
-            VALUES ('delete', old.id, old.title);
+        DELETE FROM conversations_fts WHERE rowid = old.id;
     END;
     CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations BEGIN
-        INSERT INTO conversations_fts (conversations_fts, rowid, title)
-            VALUES ('delete', old.id, old.title);
-        INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title);
+        UPDATE conversations_fts SET title = parley_fold(new.title) WHERE rowid = new.id;
     END;
-    INSERT INTO conversations_fts (conversations_fts) VALUES ('rebuild');
+    INSERT INTO conversations_fts (rowid, title) SELECT id, parley_fold(title) FROM conversations;
     """,
 )
 
@@ -238,6 +231,8 @@ class Database:
                 str(path), check_same_thread=False, isolation_level=None, timeout=10.0
             )
             self._conn.row_factory = sqlite3.Row
+            # The search index's triggers fold text with it (schema 6).
+            self._conn.create_function("parley_fold", 1, fold, deterministic=True)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")

@@ -35,6 +35,7 @@ from app.ui.chat.toolbar import ConversationToolbar
 from app.ui.chat.turn_runner import TurnRunner
 from app.ui.chat.view_model import conversation_target
 from app.ui.safe_text import plain_label
+from app.workers import FunctionJob
 
 if TYPE_CHECKING:
     from app.core.chat.service import TurnResult
@@ -73,6 +74,7 @@ class ChatTab(QWidget):
         self.conversation_id: int | None = None
         self.settings_dialog: ConversationSettingsDialog | None = None
         self._search = ""
+        self._search_job: FunctionJob | None = None
         self._pending_prompt = ""
         self._closing = False
         self.runner = TurnRunner(pool, self)
@@ -413,9 +415,23 @@ class ChatTab(QWidget):
             logger.warning("could not recover interrupted answers: %s", exc)
 
     def _reload_list(self) -> None:
-        self.conversations.set_conversations(
-            self.ctx.store.list(self._search), self.conversation_id
-        )
+        # A full-text search runs on the db lane; only the newest one's results are shown.
+        if self._search_job is not None:
+            self._search_job.cancel()
+            self._search_job = None
+        if not self._search.strip():
+            self.conversations.set_conversations(self.ctx.store.list(), self.conversation_id)
+            return
+        store, text = self.ctx.store, self._search
+        job = FunctionJob(lambda _cancel, _progress: store.list(text))
+        job.finished.connect(self._on_search_results)
+        self._search_job = job
+        self.pool.submit(job, "db")
+
+    def _on_search_results(self, job_id: int, conversations: list[Conversation]) -> None:
+        if self._search_job is not None and job_id == self._search_job.job_id:
+            self._search_job = None
+            self.conversations.set_conversations(conversations, self.conversation_id)
 
     def _update_title(self) -> None:
         conv = self.current_conversation()
