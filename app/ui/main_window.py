@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 from app import APP_NAME
 from app.ui.chat import ChatTab
 from app.workers import FunctionJob
+from app.workers.downloads import DownloadManager
 
 if TYPE_CHECKING:
     import threading
@@ -62,6 +63,9 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(720, 480)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        # Downloads belong to the window, so they resume at start, Models tab or not.
+        self.downloads = DownloadManager(ctx, pool, self)
+        self.downloads.download_finished.connect(self._on_model_installed)
         self.chat_tab = ChatTab(ctx, pool, self)
         self._models = LazyTab(self._build_models, self)
         self._billing = LazyTab(self._build_billing, self)
@@ -90,7 +94,7 @@ class MainWindow(QMainWindow):
     def _build_models(self) -> QWidget:
         from app.ui.models import ModelsTab
 
-        return ModelsTab(self.ctx, self.pool)
+        return ModelsTab(self.ctx, self.pool, downloads=self.downloads)
 
     def _build_billing(self) -> QWidget:
         from app.ui.billing import BillingTab
@@ -124,8 +128,9 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._first_shown:
             self._first_shown = True
-            # After the window is up, so neither delays start-up.
+            # After the window is up, so none of these delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
+            QTimer.singleShot(0, self.downloads.resume_all)
             self._price_refresh.start()
 
     def _offer_first_run(self) -> None:
@@ -156,7 +161,7 @@ class MainWindow(QMainWindow):
 
         return self.pool.submit(FunctionJob(work), lane="net")  # type: ignore[return-value]
 
-    def _on_model_installed(self, _path: str) -> None:
+    def _on_model_installed(self, _what: object) -> None:
         self.chat_tab.refresh()
         if self._models.content is not None:
             self._models.refresh()
@@ -166,7 +171,6 @@ class MainWindow(QMainWindow):
         # (they resume at the next start).
         self._price_refresh.stop()
         self.chat_tab.shutdown()
-        if self._models.content is not None:
-            self.models_tab.shutdown()
+        self.downloads.shutdown()
         self.pool.shutdown()
         super().closeEvent(event)
