@@ -48,6 +48,11 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 def run_gui(argv: list[str] | None = None) -> int:
     app = create_application(argv)
+    from app.ui.single_instance import InstanceGuard
+
+    guard = InstanceGuard(data_dir(), app)
+    if not guard.claim():
+        return _defer_to_running_window(guard.name)
     try:
         ctx = AppContext.open()
     except ParleyError as exc:
@@ -62,10 +67,25 @@ def run_gui(argv: list[str] | None = None) -> int:
 
     pool = WorkerPool()
     window = MainWindow(ctx, pool)
+    guard.activation_requested.connect(window.bring_forward)
     window.show()
     if os.environ.get(EXIT_AFTER_SHOWN_ENV):
         _report_shown_and_quit(app)
     return finish(app.exec(), pool, ctx)
+
+
+def _defer_to_running_window(name: str) -> int:
+    """Another window has this data folder: bring it forward instead of opening a second."""
+    from app.ui.single_instance import bring_forward
+
+    if bring_forward(name):
+        sys.stdout.write(f"{APP_NAME} is already open for this data folder: brought it forward.\n")
+        return 0
+    sys.stderr.write(
+        f"parley: {APP_NAME} is already running for this data folder ({data_dir()}) but its "
+        "window did not answer. Close it (or end its process) and start Parley again.\n"
+    )
+    return 1
 
 
 def finish(code: int, pool: WorkerPool, ctx: AppContext) -> int:

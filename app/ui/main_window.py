@@ -117,6 +117,14 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.chat_tab)
         self.chat_tab.open_conversation(conversation_id)
 
+    def bring_forward(self) -> None:
+        """A second launch on this data folder: show this window instead."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
     def show_about(self) -> None:
         from app.ui.about import AboutDialog
 
