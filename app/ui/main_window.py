@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 MODELS, BILLING = 1, 2
 PRICE_REFRESH_DELAY_MS = 3000
+BACKUP_DELAY_MS = 20_000  # the daily backup waits until start-up and first clicks are over
 
 
 class LazyTab(QWidget):
@@ -82,6 +84,8 @@ class MainWindow(QMainWindow):
         # Owned by the window, so a window closed before it fires never refreshes.
         self._price_refresh = QTimer(self, singleShot=True, interval=PRICE_REFRESH_DELAY_MS)
         self._price_refresh.timeout.connect(self.refresh_prices_daily)
+        self._backup_timer = QTimer(self, singleShot=True, interval=BACKUP_DELAY_MS)
+        self._backup_timer.timeout.connect(self.back_up_daily)
 
     @property
     def models_tab(self) -> ModelsTab:
@@ -140,6 +144,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._offer_first_run)
             QTimer.singleShot(0, self.downloads.resume_all)
             self._price_refresh.start()
+            self._backup_timer.start()
 
     def _offer_first_run(self) -> None:
         if self.ctx.catalog.list():
@@ -169,6 +174,19 @@ class MainWindow(QMainWindow):
 
         return self.pool.submit(FunctionJob(work), lane="net")  # type: ignore[return-value]
 
+    def back_up_daily(self) -> FunctionJob | None:
+        """A rolling backup of the database, at most once a day, on a file lane."""
+        from app.core.foundation import backups
+
+        db_path = self.ctx.db.path
+        if not isinstance(db_path, Path) or not backups.backup_due(db_path):
+            return None
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> Path | None:
+            return backups.make_backup(db_path)
+
+        return self.pool.submit(FunctionJob(work), lane="io")  # type: ignore[return-value]
+
     def _on_model_installed(self, _what: object) -> None:
         self.chat_tab.refresh()
         if self._models.content is not None:
@@ -178,6 +196,7 @@ class MainWindow(QMainWindow):
         # Stop generation (the partial answer is saved as `stopped`) and pause downloads
         # (they resume at the next start).
         self._price_refresh.stop()
+        self._backup_timer.stop()
         self.chat_tab.shutdown()
         self.downloads.shutdown()
         self.pool.shutdown()

@@ -47,6 +47,7 @@ class Tally:
     leaked: int = 0
     hung: int = 0
     notes: list[str] = field(default_factory=list)
+    simulated: str = ""  # how a fault was simulated where the real one can't be made here
 
     def case(self, *, lost: bool = False, leaked: bool = False, hung: bool = False,
              note: str = "") -> None:  # fmt: skip
