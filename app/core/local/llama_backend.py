@@ -219,6 +219,12 @@ class LocalBackend:
         self._unload_locked()
         import llama_cpp
 
+        from app.core.local.catalog import header_for
+        from app.core.local.chat_template import check_chat_template
+
+        # A chat template is code from the file's author: checked before llama.cpp loads it.
+        if template := header_for(model.path).chat_template:
+            check_chat_template(template, model.name)
         # Refuse a model that can't fit; offload only the layers the GPU holds.
         from app.core.local.load_guard import gpu_layers_for
 
@@ -264,8 +270,15 @@ class LocalBackend:
         )
 
         def render(messages: Sequence[ChatMessage]) -> str:
+            from jinja2.exceptions import SecurityError
+
+            from app.core.local.chat_template import refused
+
             payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
-            return formatter(messages=payload).prompt
+            try:
+                return formatter(messages=payload).prompt
+            except SecurityError as exc:  # the sandbox stopped what the check could not see
+                raise refused("This model", str(exc)) from None
 
         return render
 
