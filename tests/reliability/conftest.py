@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-# The local hub and its broken files, shared with tests/local.
+# The local hub and its broken files (tests/local), and the isolated keyring every
+# provider test runs with (tests/providers): never the user's.
 from tests.local.conftest import hub_server, starter_bytes, variants  # noqa: F401
+from tests.providers.conftest import isolated_keyring, secret_service  # noqa: F401
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator

@@ -148,6 +148,13 @@ def status_error(
                 f"{who} is limiting how fast Parley may send (HTTP 429){tries}{said}.",
                 f"Try again {when}, or pick another model.",
             )
+        case _ if 300 <= status < 400:
+            where = headers.get("Location", "another address")
+            return ProviderError(
+                f"{who} answered with a redirect to {where} (HTTP {status}); Parley doesn't "
+                "follow redirects, so the key stays with the address you set.",
+                "If the provider moved, set its new base URL (and key) in Providers.",
+            )
         case _ if status >= 500:
             return ServerError(
                 f"{who} had a server error (HTTP {status}){tries}{said}.",

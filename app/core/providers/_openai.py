@@ -6,6 +6,7 @@ which `status_error` reads either way.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from app.core.providers._errors import (
     ProviderError,
     StreamTimeoutError,
 )
+from app.core.providers._limits import read_limited, sse_lines
 from app.core.providers._sse import DONE, SSEDecoder, parse_chunk
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from app.core.providers.secrets import KeyStore
 
 logger = logging.getLogger(__name__)
+MAX_MODEL_LIST = 32 << 20  # bytes; the longest real list (OpenRouter's) is about 1 MB
 
 
 def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
@@ -112,17 +115,18 @@ class OpenAICompatBackend:
         self.guard.check_online()
         key = self.guard.key()
         try:
-            resp = self._client().get(
-                f"{self.config.base_url}/models", headers=self.headers(key), timeout=self.timeout()
-            )
+            with self._client().stream(
+                "GET", f"{self.config.base_url}/models", headers=self.headers(key),
+                timeout=self.timeout(),
+            ) as resp:  # fmt: skip
+                status, headers = resp.status_code, resp.headers
+                body = read_limited(resp, MAX_MODEL_LIST)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, key, mid_answer=False) from exc
-        if resp.status_code != 200:
-            raise status_error(
-                self.config, resp.status_code, scrub(resp.text, key), resp.headers, "", 1
-            )
+        if status != 200:
+            raise status_error(self.config, status, scrub(body, key), headers, "", 1)
         try:
-            data = resp.json().get("data", [])
+            data = json.loads(body).get("data", [])
             return sorted({str(m["id"]) for m in data if isinstance(m, dict) and "id" in m})
         except (ValueError, AttributeError, TypeError):
             raise ProviderError(
@@ -153,11 +157,11 @@ class OpenAICompatBackend:
                     if resp.status_code == 200:
                         return (yield from self._consume(resp, request, cancel, started,
                                                          attempt, key))  # fmt: skip
-                    resp.read()
+                    body_text = read_limited(resp)  # an error body can be any size
                     delay = retry_delay(resp.status_code, resp.headers, attempt, policy)
                     if delay is None:
                         raise status_error(self.config, resp.status_code,
-                                           scrub(resp.text, key), resp.headers, request.model,
+                                           scrub(body_text, key), resp.headers, request.model,
                                            attempt)  # fmt: skip
                     logger.info("%s: HTTP %d, retrying in %.2fs", self.name,
                                 resp.status_code, delay)  # fmt: skip
@@ -186,7 +190,8 @@ class OpenAICompatBackend:
         ttft: float | None = None
         finished = False
         outcome = Outcome.DONE
-        lines: Iterator[str] = resp.iter_lines()
+        stall_s = self.timeout().read or 60.0
+        lines: Iterator[str] = sse_lines(resp.iter_bytes(), cancel, who, stall_s)
         try:
             for line in lines:
                 data = decoder.feed(line)
@@ -210,7 +215,9 @@ class OpenAICompatBackend:
                     outcome = Outcome.STOPPED
                     break
             else:
-                if (data := decoder.flush()) is not None and data != DONE:
+                if cancel.is_set():  # Stop came between two chunks of one line
+                    outcome = Outcome.STOPPED
+                elif (data := decoder.flush()) is not None and data != DONE:
                     chunk = parse_chunk(data, who)
                     usage = chunk.usage or usage
                     finished = finished or chunk.finish_reason is not None
