@@ -19,6 +19,7 @@ from app.core.providers._common import (
     finish_result,
     retry_delay,
     scrub,
+    scrubbed,
     status_error,
 )
 from app.core.providers._config import ProviderConfig, ProviderKind
@@ -155,8 +156,11 @@ class OpenAICompatBackend:
                     "POST", url, json=body, headers=self.headers(key), timeout=self.timeout()
                 ) as resp:
                     if resp.status_code == 200:
-                        return (yield from self._consume(resp, request, cancel, started,
-                                                         attempt, key))  # fmt: skip
+                        try:
+                            return (yield from self._consume(resp, request, cancel, started,
+                                                             attempt, key))  # fmt: skip
+                        except ProviderError as exc:  # an error event may quote the key
+                            raise scrubbed(exc, key) from exc
                     body_text = read_limited(resp)  # an error body can be any size
                     delay = retry_delay(resp.status_code, resp.headers, attempt, policy)
                     if delay is None:
