@@ -68,6 +68,12 @@ class Tally:
         )
 
 
+def write_figures(category: str, figures: dict[str, float]) -> None:
+    """Measured figures (seconds, milliseconds) for the report."""
+    _write({"kind": "figures", "category": category,
+            "figures": {k: round(v, 3) for k, v in figures.items()}})  # fmt: skip
+
+
 def _write(record: dict[str, object]) -> None:
     if path := os.environ.get(OUT_ENV):
         with open(path, "a", encoding="utf-8") as out:

@@ -48,6 +48,7 @@ class Run:
     stdout: str
     stderr: str
     seconds: float
+    started_at: float  # time.time() when the process was started
 
     @property
     def hung(self) -> bool:
@@ -75,6 +76,7 @@ def run_parley(
             resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 
     started = time.monotonic()
+    started_at = time.time()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", *args], cwd=REPO, env=parley_env(data_dir, **env),
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -87,7 +89,7 @@ def run_parley(
         proc.kill()
         out, err = proc.communicate()
         code = None
-    return Run(code, out, err, time.monotonic() - started)
+    return Run(code, out, err, time.monotonic() - started, started_at)
 
 
 def open_window_once(data_dir: Path, *, timeout: float = 60.0, memory_limit: int | None = None

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 NO_MODEL = "No model is installed yet. Add one in the Models tab, then send again."
+OPEN_MESSAGES = 80  # read when a conversation opens; older ones as the user asks
 
 
 class BudgetWarnings(QObject):
@@ -213,8 +214,13 @@ class ChatTab(QWidget):
         self.conversation_id = conversation_id
         self.hide_error()
         if conversation_id is not None:
-            messages = self.ctx.store.messages(conversation_id)
-            self.view.set_messages(messages)
+            store = self.ctx.store
+            messages = store.last_messages(conversation_id, OPEN_MESSAGES)
+            earlier = store.count_messages_before(conversation_id, messages[0].position) if (
+                messages) else 0  # fmt: skip
+            self.view.set_messages(messages, earlier=earlier,
+                                   load_earlier=functools.partial(store.messages_before,
+                                                                  conversation_id))  # fmt: skip
             self._attach_live(messages)
             self.conversations.select(conversation_id, notify=False)
         self._update_toolbar()
@@ -342,7 +348,7 @@ class ChatTab(QWidget):
             return
         if result.conversation_id == self.conversation_id:
             self.view.finish_live()
-            self.view.set_messages(self.ctx.store.messages(result.conversation_id))
+            self.view.set_messages(self._held_messages(result.conversation_id))
         self._reload_list()
         self._update_title()
 
@@ -353,7 +359,7 @@ class ChatTab(QWidget):
         # A hard budget refused the turn (its question is stored): offer the one-click override.
         self.override_button.setVisible(message.startswith(BudgetExceededError.PREFIX))
         cid = self.runner.conversation_id
-        messages = self.ctx.store.messages(cid) if cid is not None else []
+        messages = self._held_messages(cid) if cid is not None else []
         # A failure after the question was stored (a budget, say) keeps it; Regenerate retries.
         stored = bool(messages) and messages[-1].role == "user"
         stored = stored and messages[-1].content == self._pending_prompt
@@ -372,7 +378,7 @@ class ChatTab(QWidget):
         if self.view.live_widget is not None and self.conversation_id is not None:
             # Cancelled before it started: nothing was stored.
             self.view.stop_live()
-            self.view.set_messages(self.ctx.store.messages(self.conversation_id))
+            self.view.set_messages(self._held_messages(self.conversation_id))
 
     # errors --------------------------------------------------------------------
     def show_error(self, message: str) -> None:
@@ -406,6 +412,11 @@ class ChatTab(QWidget):
         last = messages[-1] if messages else None
         if last is not None and last.role == "assistant" and last.outcome == Outcome.STREAMING:
             self.view.start_live(last, self.runner.text)
+
+    def _held_messages(self, conversation_id: int) -> list[Message]:
+        """The stored messages the view holds (its newest part), to refresh it after a turn."""
+        since = self.view.first_position if conversation_id == self.conversation_id else 0
+        return self.ctx.store.messages(conversation_id, since)
 
     def _recover_interrupted(self) -> None:
         """Answers left `streaming` by a crashed process become `interrupted`."""
