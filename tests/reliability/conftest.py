@@ -22,7 +22,12 @@ import pytest
 # The local hub and its broken files (tests/local), and the isolated keyring every
 # provider test runs with (tests/providers): never the user's.
 from tests.local.conftest import hub_server, starter_bytes, variants  # noqa: F401
-from tests.providers.conftest import cli_logging, isolated_keyring, secret_service  # noqa: F401
+from tests.providers.conftest import (  # noqa: F401
+    cli_logging,
+    fault,
+    isolated_keyring,
+    secret_service,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator

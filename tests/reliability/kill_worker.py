@@ -43,6 +43,10 @@ def main(argv: list[str]) -> None:
     ctx = AppContext.open(root)
     if scenario == "ledger":
         ctx.ledger  # noqa: B018 - imported and opened before the kills may come
+    if scenario == "answer":
+        conv = ctx.store.create()
+        ctx.store.add_user_message(conv.id, "Tell me a long story.")
+        answer_started = ctx.store.start_assistant_message(conv.id, "local", "llama.cpp", "m")
     if scenario != "download":
         ready()
     match scenario:
@@ -62,9 +66,7 @@ def main(argv: list[str]) -> None:
                 ctx.settings.set("reliability.counter", value)
                 ack(value)
         case "answer":
-            conv = ctx.store.create()
-            ctx.store.add_user_message(conv.id, "Tell me a long story.")
-            msg = ctx.store.start_assistant_message(conv.id, "local", "llama.cpp", "m")
+            msg = answer_started  # the kills come while its checkpoints are written
             text = ""
             while True:
                 text += f"word{len(text)} "

@@ -1,4 +1,4 @@
-"""A data folder at the sizes a heavy user reaches, and the GUI stall meter.
+"""A data folder at the sizes a heavy user reaches.
 
 `seed()` writes straight through SQL (the search index's triggers still run):
 one conversation of `messages` messages, `conversations` more of two
@@ -10,8 +10,6 @@ from __future__ import annotations
 import random
 import time
 from typing import TYPE_CHECKING
-
-from PySide6.QtCore import QObject, Qt, QTimer
 
 from app.core.foundation.storage import Database
 
@@ -79,39 +77,3 @@ def seed(root: Path, *, messages: int, conversations: int, ledger_rows: int) -> 
     finally:
         db.close()
     return int(big)
-
-
-class StallMeter(QObject):
-    """Ticks every millisecond on the GUI thread; the longest gap between ticks is the
-    longest stall (bench/ui_stall.py measures streaming the same way)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.timer = QTimer(self)
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(1)
-        self.timer.timeout.connect(self._tick)
-        self.gaps: list[float] = []
-        self.worst: tuple[float, str] = (0.0, "")
-        self.label = ""
-        self._last = 0.0
-
-    def start(self) -> None:
-        self._last = time.perf_counter()
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-        self._tick()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        gap = (now - self._last) * 1000
-        self.gaps.append(gap)
-        if gap > self.worst[0]:
-            self.worst = (gap, self.label)
-        self._last = now
-
-    @property
-    def longest_ms(self) -> float:
-        return self.worst[0]

