@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from app.core.context import AppContext
+from tests.helpers.mistral_gguf import TinyMistral
 from tests.helpers.starter import install_into, starter_model
 
 if TYPE_CHECKING:
@@ -33,6 +34,12 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def starter_path() -> Path:
     return starter_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_mistral(tmp_path_factory: pytest.TempPathFactory) -> TinyMistral:
+    """Tiny Mistral Small-style GGUFs with the real Tekken vocabulary (built on first use)."""
+    return TinyMistral(tmp_path_factory.mktemp("tiny-mistral"))
 
 
 @pytest.fixture

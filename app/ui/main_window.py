@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from app import APP_NAME
 from app.ui.chat import ChatTab
+from app.ui.gateway import GatewayController, GatewayIndicator
 from app.workers import FunctionJob
 from app.workers.downloads import DownloadManager
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 MODELS, BILLING = 1, 2
 PRICE_REFRESH_DELAY_MS = 3000
 BACKUP_DELAY_MS = 20_000  # the daily backup waits until start-up and first clicks are over
+CHART_PRELOAD_DELAY_MS = 4000  # after start-up and the price refresh have settled
 
 
 class LazyTab(QWidget):
@@ -78,6 +80,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         for index in range(3):
             QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, self._tab_switcher(index))
+        self.gateway = GatewayController(ctx, pool, self)
+        self.gateway_indicator = GatewayIndicator(self.gateway, self)
+        self.statusBar().addPermanentWidget(self.gateway_indicator)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(f"&About {APP_NAME}…", self.show_about)
         self._first_shown = False
@@ -86,6 +91,10 @@ class MainWindow(QMainWindow):
         self._price_refresh.timeout.connect(self.refresh_prices_daily)
         self._backup_timer = QTimer(self, singleShot=True, interval=BACKUP_DELAY_MS)
         self._backup_timer.timeout.connect(self.back_up_daily)
+        # pyqtgraph's import (~0.4-0.6 s) on a worker once start-up is over, so the first
+        # open of the Billing tab only draws (issue 14).
+        self._chart_preload = QTimer(self, singleShot=True, interval=CHART_PRELOAD_DELAY_MS)
+        self._chart_preload.timeout.connect(self._preload_charts)
 
     @property
     def models_tab(self) -> ModelsTab:
@@ -120,6 +129,7 @@ class MainWindow(QMainWindow):
         """From a ledger row (Billing) to its conversation in the Chat tab."""
         self.tabs.setCurrentWidget(self.chat_tab)
         self.chat_tab.open_conversation(conversation_id)
+        self.chat_tab.focus_composer()
 
     def bring_forward(self) -> None:
         """A second launch on this data folder: show this window instead."""
@@ -140,11 +150,20 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._first_shown:
             self._first_shown = True
+            if self.tabs.currentWidget() is self.chat_tab:
+                self.chat_tab.focus_composer()  # the window opens ready to type
             # After the window is up, so none of these delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
             QTimer.singleShot(0, self.downloads.resume_all)
+            QTimer.singleShot(0, self.gateway.start_if_enabled)
             self._price_refresh.start()
             self._backup_timer.start()
+            self._chart_preload.start()
+
+    def _preload_charts(self) -> None:
+        from app.ui.billing.charts import preload_pyqtgraph
+
+        preload_pyqtgraph(self.pool)
 
     def _offer_first_run(self) -> None:
         if self.ctx.catalog.list():
@@ -197,6 +216,8 @@ class MainWindow(QMainWindow):
         # (they resume at the next start).
         self._price_refresh.stop()
         self._backup_timer.stop()
+        self._chart_preload.stop()
+        self.gateway.shutdown()
         self.chat_tab.shutdown()
         self.downloads.shutdown()
         self.pool.shutdown()

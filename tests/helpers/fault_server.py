@@ -130,6 +130,12 @@ class FaultServer:
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 
+    def reply_for(self, path: str, body: bytes) -> Reply:
+        """The next scripted reply, or a normal short answer (strict servers check first)."""
+        if self.replies:
+            return self.replies.popleft()
+        return Reply.stream(answer("Hello", " from", " the fault server."))
+
     def chat_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
@@ -158,13 +164,9 @@ class FaultServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                self._record(self.rfile.read(length))
-                reply = (
-                    server.replies.popleft()
-                    if server.replies
-                    else Reply.stream(answer("Hello", " from", " the fault server."))
-                )
-                self._send(reply)
+                body = self.rfile.read(length)
+                self._record(body)
+                self._send(server.reply_for(self.path, body))
 
             def _record(self, body: bytes) -> None:
                 server.requests.append(

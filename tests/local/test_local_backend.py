@@ -72,6 +72,29 @@ def test_stop_ends_generation_within_200_ms_and_keeps_the_partial(ctx: AppContex
     assert result.text == "".join(text) and result.text
 
 
+def test_stop_while_the_prompt_is_read_ends_within_200_ms(ctx: AppContext) -> None:
+    # Reading ~1,800 prompt tokens takes seconds on a CPU: Stop must not wait for it.
+    long = ask("Tell me about the moon. " * 300, max_tokens=50, context_length=4096)
+    ctx.local.preload(STARTER_NAME, 4096)
+    cancel = threading.Event()
+    gen = ctx.local.stream(long, cancel)
+    timer = threading.Timer(0.1, cancel.set)
+    timer.start()
+    started = time.monotonic()
+    deltas, result = [], None
+    while result is None:
+        try:
+            deltas.append(next(gen))
+        except StopIteration as stop:
+            result = stop.value
+    waited = time.monotonic() - started - 0.1
+    assert result.outcome is Outcome.STOPPED
+    assert waited < 0.2, f"Stop took {waited * 1000:.0f} ms"
+    # The model is still good for the next question.
+    _, after = run(ctx.local, ask("Name a colour.", max_tokens=4, context_length=4096))
+    assert after.outcome is Outcome.DONE and after.text.strip()
+
+
 def test_same_conversation_reuses_the_loaded_model_and_kv_prefix(ctx: AppContext) -> None:
     history = [ChatMessage("user", "Tell me about the moon. " * 40)]
     sampling = Sampling(temperature=0.0, max_tokens=16, context_length=2048)

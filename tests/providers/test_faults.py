@@ -236,12 +236,13 @@ def test_empty_answer(ctx: AppContext, fs: FaultServer) -> None:
 def test_no_usage_is_estimated_never_zero(ctx: AppContext, fs: FaultServer) -> None:
     fs.script(Reply.stream(answer("Paris is the capital", " of France.")))
     r = result_of(ctx, "What is the capital of France?", T)
-    assert r.usage.source is TokenSource.COUNTED
+    # Issue 14: no tokenizer for this model, so the figures are labelled estimates.
+    assert r.usage.source is TokenSource.ESTIMATED
     assert r.usage.prompt_tokens > 0
     assert r.usage.completion_tokens > 0
     row = ctx.ledger.rows()[0]
     assert (row.token_source, row.prompt_tokens > 0, row.completion_tokens > 0) == (
-        "counted", True, True,
+        "estimated", True, True,
     )  # fmt: skip
 
 
@@ -273,7 +274,7 @@ def test_keepalive_comments_and_resolved_model(ctx: AppContext, fault: FaultServ
     assert r.request_id == "chatcmpl-fault-1"
     body = json.loads(fault.chat_requests()[0].body)
     assert body["stream"] is True
-    assert body["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in body  # issue 13: Mistral answers 422 to fields it doesn't know
     assert fault.chat_requests()[0].headers["Authorization"] == f"Bearer {KEY}"
 
 

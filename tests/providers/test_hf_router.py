@@ -1,4 +1,4 @@
-"""The HF kind: the real InferenceClient against a server on 127.0.0.1; the router list."""
+"""The HF kind against a server on 127.0.0.1 (the router's OpenAI wire format); the router list."""
 
 from __future__ import annotations
 

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-# The local hub and its broken files (tests/local), and the isolated keyring every
-# provider test runs with (tests/providers): never the user's.
+# The gateway on 127.0.0.1 (tests/gateway), the local hub and its broken files
+# (tests/local), and the isolated keyring every provider test runs with
+# (tests/providers): never the user's.
+from tests.gateway.conftest import gateway  # noqa: F401
 from tests.local.conftest import hub_server, starter_bytes, variants  # noqa: F401
 from tests.providers.conftest import (  # noqa: F401
     cli_logging,

@@ -42,7 +42,14 @@ def main(argv: list[str]) -> None:
         return
     ctx = AppContext.open(root)
     if scenario == "ledger":
-        ctx.ledger  # noqa: B018 - imported and opened before the kills may come
+        from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
+
+        result = GenerationResult(
+            text="", outcome=Outcome.DONE, usage=Usage(120, 80, TokenSource.COUNTED),
+            backend="fault", provider="example", model="m", ttft_s=0.1, duration_s=0.4,
+        )  # fmt: skip
+        # Pricing loads its price data on first use (about a second): before the kills come.
+        ctx.ledger.costing(result, None)
     if scenario == "answer":
         conv = ctx.store.create()
         ctx.store.add_user_message(conv.id, "Tell me a long story.")
@@ -51,12 +58,6 @@ def main(argv: list[str]) -> None:
         ready()
     match scenario:
         case "ledger":
-            from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
-
-            result = GenerationResult(
-                text="", outcome=Outcome.DONE, usage=Usage(120, 80, TokenSource.COUNTED),
-                backend="fault", provider="example", model="m", ttft_s=0.1, duration_s=0.4,
-            )  # fmt: skip
             while True:
                 ack(ctx.ledger.record(result, conversation_id=None, message_id=None))
         case "settings":

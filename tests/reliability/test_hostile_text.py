@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from PySide6.QtCore import QPoint, QUrl
+from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QLabel, QToolTip
 
@@ -255,4 +255,41 @@ def test_the_window_opens_a_conversation_that_names_dev_zero_and_a_fifo(
     tally.case(hung=run.hung or run.code != 0, note=run.stderr[-300:])
     assert run.code == 0, f"the window did not open: {run.stderr[-2000:]}"
     assert "PARLEY_SHOWN" in run.stdout
+    tally.check()
+
+
+def test_gateway_callers_names_in_billing_and_the_gateway_list_are_shown_as_text(
+    qtbot: QtBot, ctx: AppContext, pool: WorkerPool, tripwire: Tripwire,
+    web: tuple[str, list[str]], tally: Tally,
+) -> None:  # fmt: skip
+    """Any program with a gateway token names its client (`X-Parley-Client`) and model:
+    the Billing table's and the gateway list's tool tips must not render them as HTML."""
+    from app.core.gateway.service import Served
+    from app.ui.billing import BillingTab
+    from app.ui.gateway.controller import GatewayController
+    from app.ui.gateway.dialog import GatewayDialog
+    from tests.billing.conftest import result
+
+    base, hits = web
+    html = f'<img src="{tripwire.url}"><img src="{base}/x.png"><b>bold</b>'
+    ctx.ledger.record(result(model=html), conversation_id=None, message_id=None,
+                      project=html, client=html)  # fmt: skip
+    billing = BillingTab(ctx, pool)
+    qtbot.addWidget(billing)
+    with qtbot.waitSignal(billing.data_loaded, timeout=10_000):
+        billing.show()
+    model = billing.model
+    qtbot.waitUntil(lambda: model.index(0, 0).data() is not None, timeout=5000)
+    tips = [model.index(0, c).data(Qt.ItemDataRole.ToolTipRole)
+            for c in range(model.columnCount())]  # fmt: skip
+    assert html in [model.index(0, c).data() for c in range(model.columnCount())]
+    dialog = GatewayDialog(GatewayController(ctx, pool), billing)
+    qtbot.addWidget(dialog)
+    dialog._add_row(Served(time.time(), html, html, 200, "done", 3, 4, None, None, html, 0.1))
+    tips += [dialog.table.item(0, c).toolTip() for c in range(dialog.table.columnCount())]
+    for tip in tips:
+        QToolTip.showText(billing.mapToGlobal(QPoint(20, 20)), tip, billing)
+        QApplication.processEvents()
+        QToolTip.hideText()
+        tally.case(leaked=tripwire.is_tripped() or bool(hits), note=tip[:60])
     tally.check()

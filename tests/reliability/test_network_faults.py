@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from app.core.context import AppContext
+    from tests.gateway.conftest import Running
     from tests.reliability.conftest import Tally
 
 pytestmark = pytest.mark.reliability("network")
@@ -60,6 +61,12 @@ class Fault:
     kept: str = ""  # the answer text that must be stored
     says: str = ""  # words the error must contain
     extra: dict[str, float] = field(default_factory=dict)
+
+
+def _completion(text: str) -> str:
+    return json.dumps({"id": "c1", "object": "chat.completion", "model": "fault-model",
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": text}}]})
 
 
 def _faults() -> dict[str, Fault]:
@@ -117,6 +124,17 @@ def _faults() -> dict[str, Fault]:
                                   says="rejected the request"),
         "1.5 MB chunk": Fault([Reply.stream(delta("y" * 1_500_000), *answer("!"))],
                               Outcome.DONE, kept="y" * 1_500_000 + "!"),
+        # A provider that ignores `stream: true` and answers one chat.completion (issue 13).
+        "20 MB JSON answer": Fault([Reply(200, {"Content-Type": "application/json"},
+                                          _completion("z" * (20 << 20)).encode())],
+                                   Outcome.ERROR, says="in one piece"),
+        "JSON answer nested 100,000 deep": Fault([Reply(200, {"Content-Type": "application/json"},
+                                                        nested.encode())],
+                                                 Outcome.ERROR, says="not valid JSON"),
+        "JSON answer quoting the key": Fault([Reply(200, {"Content-Type": "application/json"},
+                                                    json.dumps({"error": {"message": "Bad header"
+                                                                f" 'Bearer {KEY}'"}}).encode())],
+                                             Outcome.ERROR, says="Bad header"),
     }  # fmt: skip
 
 
@@ -208,4 +226,35 @@ def test_the_model_list_refuses_huge_and_redirected_answers(
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     tally.case(hung=peak > 4 * MEMORY_LIMIT, note=f"{outcome[:80]} {peak >> 20} MiB")
+    tally.check()
+
+
+def test_the_gateway_refuses_hostile_bodies_and_passes_on_no_key(
+    ctx: AppContext, fault: FaultServer, gateway: Running, tally: Tally
+) -> None:
+    """What a gateway caller sends, and what a provider's error event quotes, reach no
+    crash and no key: JSON nested 100,000 deep is a 400, an upstream error event that
+    quotes the provider's key reaches the caller and the ledger without it."""
+    import httpx
+
+    add_provider(ctx, "fs", "openai", fault.base_url, read_timeout_s=STALL_S)
+    url = f"{gateway.base_url}/chat/completions"
+    deep = b'{"model": "fs/smollm2", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    resp = httpx.post(url, content=deep, headers=gateway.headers, timeout=TIME_LIMIT_S)
+    tally.case(lost=resp.status_code != 400 or "nested" not in resp.text,
+               note=f"nested body: HTTP {resp.status_code} {resp.text[:100]!r}")  # fmt: skip
+
+    echo = {"error": {"message": f"invalid header Authorization: Bearer {KEY}"}}
+    for stream in (True, False):
+        fault.script(Reply.stream(delta("Half"), event(echo)))
+        resp = httpx.post(url, headers=gateway.headers, timeout=TIME_LIMIT_S, json={
+            "model": "fs/smollm2", "stream": stream,
+            "messages": [{"role": "user", "content": "Echo my key?"}]})  # fmt: skip
+        rows = ctx.ledger.rows()
+        stored = " ".join(f"{r}" for r in rows)
+        tally.case(leaked=KEY in resp.text or KEY in stored,
+                   lost="invalid header" not in resp.text,
+                   note=f"stream={stream}: HTTP {resp.status_code} {resp.text[-160:]!r}")
+    health = httpx.get(f"{gateway.base_url}/models", headers=gateway.headers, timeout=10)
+    tally.case(hung=health.status_code != 200, note=f"after: HTTP {health.status_code}")
     tally.check()

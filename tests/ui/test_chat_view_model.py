@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.core.chat.backend import Outcome
 from app.core.chat.conversations import Message
 from app.ui.chat.markdown import CHUNK_CHARS, Segment, split_segments
-from app.ui.chat.view_model import meta_line, notice_text
+from app.ui.chat.view_model import UNANSWERED_NOTE, meta_line, notice_text
 
 
 def _answer(**fields: object) -> Message:
@@ -37,6 +37,14 @@ def test_notice_for_trimmed_error_and_interrupted_answers() -> None:
     assert "4 earlier messages were left out" in notice_text(_answer(trimmed_turns=4))
     assert notice_text(_answer(outcome=Outcome.ERROR, error="Model crashed.")) == "Model crashed."
     assert "Regenerate" in notice_text(_answer(outcome=Outcome.INTERRUPTED))
+
+
+def test_an_answer_without_text_says_its_question_goes_with_the_next() -> None:
+    failed = notice_text(_answer(content="", outcome=Outcome.ERROR, error="Couldn't reach X."))
+    assert failed.splitlines() == ["Couldn't reach X.", UNANSWERED_NOTE]
+    assert "together with your next message" in UNANSWERED_NOTE
+    assert UNANSWERED_NOTE in notice_text(_answer(content="", outcome=Outcome.STOPPED))
+    assert notice_text(_answer(content="", outcome=Outcome.STREAMING)) == ""
 
 
 def test_split_segments_separates_code_blocks() -> None:

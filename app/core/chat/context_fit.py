@@ -1,7 +1,10 @@
 """Fit a conversation into a model's context by leaving out the oldest turns.
 
-The system prompt and the newest user message are never dropped; when those
-two alone do not fit, the user gets `PromptTooLongError`.
+The system prompt and the newest user message are never dropped. When the
+newest user turn joins questions that never got an answer (see
+`app.core.chat.prompt`), its oldest parts go before the prompt is refused; when
+the system prompt and the newest question alone do not fit, the user gets
+`PromptTooLongError`.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from app.core.chat.prompt import without_oldest_parts
 from app.core.foundation.errors import PromptTooLongError
 
 if TYPE_CHECKING:
@@ -47,12 +51,7 @@ def fit_messages(
     newest = turns[-1:]
     floor = count_tokens(system + newest)
     if floor > budget:
-        raise PromptTooLongError(
-            f"This message is about {floor:,} tokens with the system prompt, but the model's "
-            f"context holds {context_length:,} tokens with {context_length - budget:,} kept "
-            "for the answer.",
-            "Shorten the message, or raise the context length in the conversation settings.",
-        )
+        return _fit_newest_parts(system, turns, count_tokens, budget, context_length, floor)
     # Binary search for the fewest oldest turns to drop (token count grows with what's kept).
     lo, hi = 1, len(turns) - 1  # drop count; dropping len-1 turns leaves only `newest`
     best = hi
@@ -67,3 +66,27 @@ def fit_messages(
         best += 1
     kept = system + turns[best:]
     return FittedPrompt(tuple(kept), count_tokens(kept), best)
+
+
+def _fit_newest_parts(
+    system: list[ChatMessage],
+    turns: list[ChatMessage],
+    count_tokens: Callable[[Sequence[ChatMessage]], int],
+    budget: int,
+    context_length: int,
+    floor: int,
+) -> FittedPrompt:
+    """Only the newest turn is kept, and it is too long: leave out its oldest parts."""
+    newest = turns[-1]
+    for dropped in range(1, len(newest.parts)):
+        kept = [*system, without_oldest_parts(newest, dropped)]
+        tokens = count_tokens(kept)
+        if tokens <= budget:
+            return FittedPrompt(tuple(kept), tokens, len(turns) - 1 + dropped)
+        floor = tokens
+    raise PromptTooLongError(
+        f"This message is about {floor:,} tokens with the system prompt, but the model's "
+        f"context holds {context_length:,} tokens with {context_length - budget:,} kept "
+        "for the answer.",
+        "Shorten the message, or raise the context length in the conversation settings.",
+    )

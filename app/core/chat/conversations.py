@@ -22,6 +22,7 @@ from app.core.chat.backend import (
     Sampling,
     tokens_per_second,
 )
+from app.core.chat.prompt import prompt_messages
 from app.core.foundation.errors import NotFoundError
 from app.core.foundation.text_fold import fold
 
@@ -65,6 +66,7 @@ class Message:
     ttft_s: float | None = None
     duration_s: float | None = None
     trimmed_turns: int = 0
+    route: str | None = None  # why `auto` sent this answer where it went
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -106,7 +108,7 @@ def _conversation(row: Any) -> Conversation:
 _MESSAGE_COLUMNS = (
     "id, conversation_id, position, role, content, created_at, backend, provider, model, "
     "outcome, error, prompt_tokens, completion_tokens, token_source, ttft_s, duration_s, "
-    "trimmed_turns"
+    "trimmed_turns, route"
 )
 
 
@@ -181,7 +183,10 @@ class ConversationStore:
         self._update(conversation_id, "target = ?", (target,))
 
     def set_project(self, conversation_id: int, project: str | None) -> None:
-        self._update(conversation_id, "project = ?", ((project or "").strip() or None,))
+        """Put the conversation in `project` (exact name; blank or None: in none)."""
+        from app.core.chat.projects import clean_name
+
+        self._update(conversation_id, "project = ?", (clean_name(project),))
 
     def set_local_only(self, conversation_id: int, local_only: bool) -> None:
         self._update(conversation_id, "local_only = ?", (int(local_only),))
@@ -283,14 +288,16 @@ class ConversationStore:
 
     def finish_assistant_message(self, message_id: int, result: GenerationResult) -> None:
         self.db.execute(
-            "UPDATE messages SET content = ?, outcome = ?, error = ?, model = ?, "
-            "prompt_tokens = ?, completion_tokens = ?, token_source = ?, ttft_s = ?, "
-            "duration_s = ?, trimmed_turns = ?, writer_pid = NULL, writer_started = NULL "
-            "WHERE id = ?",
+            "UPDATE messages SET content = ?, outcome = ?, error = ?, backend = ?, provider = ?, "
+            "model = ?, prompt_tokens = ?, completion_tokens = ?, token_source = ?, ttft_s = ?, "
+            "duration_s = ?, trimmed_turns = ?, route = ?, writer_pid = NULL, "
+            "writer_started = NULL WHERE id = ?",
             (
                 result.text,
                 str(result.outcome),
                 result.error,
+                result.backend,  # `auto` learns where its answer came from only now
+                result.provider,
                 result.model,
                 result.usage.prompt_tokens,
                 result.usage.completion_tokens,
@@ -298,6 +305,7 @@ class ConversationStore:
                 result.ttft_s,
                 result.duration_s,
                 result.trimmed_turns,
+                result.route,
                 message_id,
             ),
         )
@@ -331,14 +339,10 @@ class ConversationStore:
         )
         return last_user
 
-    def history(self, conversation_id: int) -> builtins.list[ChatMessage]:
-        """What is sent to a model: the system prompt and every turn that has text."""
+    def history(self, conversation_id: int) -> tuple[ChatMessage, ...]:
+        """What is sent to a model, by the one rule in `app.core.chat.prompt`."""
         conv = self.get(conversation_id)
-        out = [ChatMessage("system", conv.system_prompt)] if conv.system_prompt.strip() else []
-        for m in self.messages(conversation_id):
-            if m.content or m.role == "user":
-                out.append(ChatMessage(m.role, m.content))
-        return out
+        return prompt_messages(conv.system_prompt, self.messages(conversation_id))
 
     def has_streaming(self) -> bool:
         """Whether any answer is still marked as being written (crash recovery may be due)."""

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from threading import Event
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.core.chat.backend import (
     ChatMessage,
@@ -27,7 +27,7 @@ from app.core.chat.backend import (
     Usage,
 )
 from app.core.chat.context_fit import fit_messages
-from app.core.foundation.errors import ModelError
+from app.core.foundation.errors import ModelError, ParleyError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
@@ -35,15 +35,10 @@ if TYPE_CHECKING:
     import llama_cpp
 
     from app.core.local.catalog import InstalledModel, ModelCatalog
+    from app.core.local.prompt_tokens import PromptTokenizer
 
 logger = logging.getLogger(__name__)
 
-# Used when a GGUF carries no chat template of its own.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 TOP_K = 40
 MIN_P = 0.05
 N_BATCH = 512
@@ -62,7 +57,7 @@ class _Loaded:
     path: str
     options: LoadOptions
     llm: llama_cpp.Llama
-    render: Callable[[Sequence[ChatMessage]], str]
+    prompt: PromptTokenizer
     load_s: float
 
 
@@ -118,6 +113,17 @@ class LocalBackend:
     @property
     def loaded_path(self) -> str | None:
         return self._loaded.path if self._loaded else None
+
+    def loaded_n_ctx(self, model: str) -> int | None:
+        """The context length `model` is loaded with, or None when another (or none) is."""
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        try:
+            path = str(self.catalog.resolve(model).path)
+        except ParleyError:
+            return None
+        return loaded.options.n_ctx if path == loaded.path else None
 
     def stream(
         self, request: GenerationRequest, cancel: Event
@@ -183,8 +189,19 @@ class LocalBackend:
             temp=sampling.temperature,
             repeat_penalty=1.0,
         )
+        # Reading a long prompt is one blocking llama_decode per 512 tokens (seconds on a
+        # CPU): llama.cpp's abort callback lets Stop end it between graph nodes. It is
+        # cleared at the first token, after which the loop below checks `cancel` itself
+        # (a Python callback per node would slow generation down).
+        abort = llama_cpp.ggml_abort_callback(lambda _data: cancel.is_set())
+        no_abort = llama_cpp.ggml_abort_callback()  # a NULL callback
+        llama_cpp.llama_set_abort_callback(llm._ctx.ctx, abort, None)
+        aborting = True
         try:
             for token in tokens_iter:
+                if aborting:
+                    llama_cpp.llama_set_abort_callback(llm._ctx.ctx, no_abort, None)
+                    aborting = False
                 if is_eog(vocab, token):
                     break
                 completion += 1
@@ -200,7 +217,13 @@ class LocalBackend:
                     break
                 if completion >= budget:
                     break
+        except RuntimeError:
+            if not cancel.is_set():
+                raise
+            outcome = Outcome.STOPPED  # llama_decode aborted: Stop came while reading
         finally:
+            if aborting:
+                llama_cpp.llama_set_abort_callback(llm._ctx.ctx, no_abort, None)
             tokens_iter.close()
         if tail := decoder.decode(b"", final=True):
             parts.append(tail)
@@ -208,8 +231,7 @@ class LocalBackend:
         return "".join(parts), outcome, completion, ttft
 
     def _tokenize(self, loaded: _Loaded, messages: Sequence[ChatMessage]) -> list[int]:
-        prompt = loaded.render(messages)
-        return loaded.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        return loaded.prompt.tokens(messages)
 
     def _ensure_loaded(self, model: InstalledModel, n_ctx: int) -> _Loaded:
         options = self.load_options(n_ctx)
@@ -249,38 +271,15 @@ class LocalBackend:
                 "architecture this build of llama.cpp does not support. Try another model.",
             ) from exc
         self.loads += 1
+        from app.core.local.prompt_tokens import PromptTokenizer
+
         loaded = _Loaded(
-            str(model.path), options, llm, self._renderer(llm), time.monotonic() - t0
-        )
+            str(model.path), options, llm, PromptTokenizer(llm, model.name),
+            time.monotonic() - t0,
+        )  # fmt: skip
         self._loaded = loaded
         logger.info("loaded %s with %s in %.2fs", model.name, options, loaded.load_s)
         return loaded
-
-    @staticmethod
-    def _renderer(llm: llama_cpp.Llama) -> Callable[[Sequence[ChatMessage]], str]:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        def token_text(token_id: int) -> str:
-            return llm._model.token_get_text(token_id) if token_id != -1 else ""
-
-        formatter = Jinja2ChatFormatter(
-            template=llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE,
-            eos_token=token_text(llm.token_eos()),
-            bos_token=token_text(llm.token_bos()),
-        )
-
-        def render(messages: Sequence[ChatMessage]) -> str:
-            from jinja2.exceptions import SecurityError
-
-            from app.core.local.chat_template import refused
-
-            payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
-            try:
-                return formatter(messages=payload).prompt
-            except SecurityError as exc:  # the sandbox stopped what the check could not see
-                raise refused("This model", str(exc)) from None
-
-        return render
 
     def _unload_locked(self) -> None:
         if self._loaded is not None:

@@ -1,7 +1,23 @@
 """OpenAI-compatible streaming chat (`POST {base}/chat/completions`) on the shared client.
 
-Also the Mistral kind: same wire format, different defaults and error bodies,
-which `status_error` reads either way.
+Also the Mistral kind and the Hugging Face router (`_hf.py`): same wire format,
+different defaults and error bodies, which `status_error` reads either way.
+
+The request body is a contract per kind (tests/providers/test_contracts.py
+checks each against a server as strict as the real one):
+
+- every kind: `model`, `messages` (`role` and `content` only, roles
+  alternating as `app.core.chat.prompt` builds them), `stream: true`,
+  `max_tokens`, `temperature`, `top_p`;
+- OpenAI-compatible and HF: also `stream_options: {"include_usage": true}`, or
+  the stream carries no usage;
+- Mistral: no `stream_options`. Mistral's API answers 422 `extra_forbidden`
+  for any field it does not know, and sends usage on the last chunk unasked.
+
+A stream is complete only with a `finish_reason` or `[DONE]`; anything else
+is an error that keeps the partial answer. A provider that ignores
+`stream: true` and answers one `application/json` chat.completion is read as
+that answer, with its usage.
 """
 
 from __future__ import annotations
@@ -13,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome
 from app.core.foundation.http import shared_client
+from app.core.providers._cancel import closed_on_cancel
 from app.core.providers._common import (
     Guard,
     RetryPolicy,
@@ -27,11 +44,12 @@ from app.core.providers._errors import (
     ConnectFailedError,
     ConnectionDroppedError,
     EmptyAnswerError,
+    MalformedStreamError,
     ProviderError,
     StreamTimeoutError,
 )
 from app.core.providers._limits import read_limited, sse_lines
-from app.core.providers._sse import DONE, SSEDecoder, parse_chunk
+from app.core.providers._sse import DONE, SSEDecoder, parse_chunk, parse_completion
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -43,19 +61,23 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 MAX_MODEL_LIST = 32 << 20  # bytes; the longest real list (OpenRouter's) is about 1 MB
+MAX_WHOLE_ANSWER = 8 << 20  # bytes of a non-streamed answer; max_tokens of text is far less
 
 
-def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
+def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> dict[str, Any]:
+    """The JSON body of a chat request for `kind` (the contract in the module docstring)."""
     s = request.sampling
-    return {
+    body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],
         "stream": True,
-        "stream_options": {"include_usage": True},
         "max_tokens": s.max_tokens,
         "temperature": s.temperature,
         "top_p": s.top_p,
     }
+    if kind is not ProviderKind.MISTRAL:
+        body["stream_options"] = {"include_usage": True}
+    return body
 
 
 def provider_label(config: ProviderConfig) -> str:
@@ -89,6 +111,10 @@ class OpenAICompatBackend:
     def name(self) -> str:
         return self.config.name
 
+    def wire_model(self, model: str) -> str:
+        """The model id as the provider wants it in the request body."""
+        return model
+
     def prepare(self, model: str) -> None:
         """Fail before anything is stored: offline, no key, or a key that must not go there."""
         self.guard.check_online()
@@ -109,6 +135,10 @@ class OpenAICompatBackend:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def request_headers(self, key: str | None, request: GenerationRequest) -> dict[str, str]:
+        """The headers of one chat request (kinds add their own, e.g. HF's X-HF-Bill-To)."""
+        return self.headers(key)
 
     def list_models(self) -> list[str]:
         """Model ids from GET {base}/models; raises a `ProviderError` on failure."""
@@ -144,7 +174,7 @@ class OpenAICompatBackend:
         key = self.guard.key()
         policy = RetryPolicy.of(self.config)
         url = f"{self.config.base_url}/chat/completions"
-        body = request_body(request, request.model)
+        body = request_body(request, self.wire_model(request.model), self.config.kind)
         attempt = 0
         while True:
             attempt += 1
@@ -153,12 +183,14 @@ class OpenAICompatBackend:
                                     started, attempt)  # fmt: skip
             try:
                 with self._client().stream(
-                    "POST", url, json=body, headers=self.headers(key), timeout=self.timeout()
+                    "POST", url, json=body, headers=self.request_headers(key, request),
+                    timeout=self.timeout(),
                 ) as resp:
                     if resp.status_code == 200:
                         try:
-                            return (yield from self._consume(resp, request, cancel, started,
-                                                             attempt, key))  # fmt: skip
+                            with closed_on_cancel(cancel, resp):
+                                return (yield from self._consume(resp, request, cancel, started,
+                                                                 attempt, key))  # fmt: skip
                         except ProviderError as exc:  # an error event may quote the key
                             raise scrubbed(exc, key) from exc
                     body_text = read_limited(resp)  # an error body can be any size
@@ -189,11 +221,14 @@ class OpenAICompatBackend:
         decoder = SSEDecoder()
         parts: list[str] = []
         usage: tuple[int, int] | None = None
+        cost: float | None = None
         model: str | None = None
         request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
         ttft: float | None = None
         finished = False
         outcome = Outcome.DONE
+        if _is_json(resp):
+            return (yield from self._whole_answer(resp, request, cancel, started, attempt, key))
         stall_s = self.timeout().read or 60.0
         lines: Iterator[str] = sse_lines(resp.iter_bytes(), cancel, who, stall_s)
         try:
@@ -206,6 +241,7 @@ class OpenAICompatBackend:
                     break
                 chunk = parse_chunk(data, who)
                 usage = chunk.usage or usage
+                cost = cost if chunk.cost is None else chunk.cost
                 model = chunk.model or model
                 request_id = request_id or chunk.chunk_id
                 if chunk.finish_reason:
@@ -224,13 +260,17 @@ class OpenAICompatBackend:
                 elif (data := decoder.flush()) is not None and data != DONE:
                     chunk = parse_chunk(data, who)
                     usage = chunk.usage or usage
+                    cost = cost if chunk.cost is None else chunk.cost
                     finished = finished or chunk.finish_reason is not None
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, key, mid_answer=bool(parts)) from exc
+            if not cancel.is_set():
+                raise self._transport_error(exc, key, mid_answer=bool(parts)) from exc
+            outcome = Outcome.STOPPED  # Stop shut the socket down under the read
         if outcome is Outcome.DONE and not finished:
             raise ConnectionDroppedError(
                 f"{who} closed the connection before the answer was complete.",
-                "The partial answer is kept. Use Retry to ask again.",
+                "The partial answer is kept. Use Retry to ask again." if parts
+                else "Nothing arrived. Try again, or pick another model.",
             )
         if outcome is Outcome.DONE and not parts:
             raise EmptyAnswerError(
@@ -238,17 +278,53 @@ class OpenAICompatBackend:
                 "Try again, rephrase the message, or raise the max tokens setting.",
             )
         return self._result(request, "".join(parts), outcome, usage, model, request_id, ttft,
-                            started, attempt)  # fmt: skip
+                            started, attempt, cost)  # fmt: skip
+
+    def _whole_answer(
+        self, resp: httpx.Response, request: GenerationRequest, cancel: Event, started: float,
+        attempt: int, key: str | None,
+    ) -> Generator[str, None, GenerationResult]:  # fmt: skip
+        """A provider that ignored `stream: true`: one chat.completion is the answer."""
+        import httpx
+
+        body = bytearray()
+        try:
+            for part in resp.iter_bytes():  # a hostile body can be any size
+                body += part
+                if len(body) > MAX_WHOLE_ANSWER:
+                    raise MalformedStreamError(
+                        f"{self.config.display_name} sent an answer of more than "
+                        f"{MAX_WHOLE_ANSWER >> 20} MB in one piece.",
+                        "Try again; if it keeps happening, the provider or a proxy in between "
+                        "is mangling the answer.",
+                    )
+        except httpx.HTTPError as exc:
+            if cancel.is_set():
+                return self._result(request, "", Outcome.STOPPED, None, None, None, None,
+                                    started, attempt)  # fmt: skip
+            raise self._transport_error(exc, key, mid_answer=False) from exc
+        data = body.decode("utf-8", errors="replace")
+        chunk = parse_completion(data, self.config.display_name)
+        if not chunk.text:
+            raise EmptyAnswerError(
+                f"{self.config.display_name} finished without writing anything.",
+                "Try again, rephrase the message, or raise the max tokens setting.",
+            )
+        yield chunk.text
+        request_id = resp.headers.get("x-request-id") or chunk.chunk_id
+        return self._result(request, chunk.text, Outcome.DONE, chunk.usage, chunk.model,
+                            request_id, time.monotonic() - started, started,
+                            attempt)  # fmt: skip
 
     def _result(
         self, request: GenerationRequest, text: str, outcome: Outcome,
         usage: tuple[int, int] | None, model: str | None, request_id: str | None,
-        ttft: float | None, started: float, attempt: int,
+        ttft: float | None, started: float, attempt: int, cost: float | None = None,
     ) -> GenerationResult:  # fmt: skip
         return finish_result(
             backend=self.name, provider=self.provider, request=request, text=text,
             outcome=outcome, usage=usage, model=model, request_id=request_id, ttft_s=ttft,
-            started=started, attempts=attempt,
+            started=started, attempts=attempt, reported_cost=cost,
         )  # fmt: skip
 
     def _transport_error(
@@ -294,3 +370,8 @@ class OpenAICompatBackend:
                     f"The connection to {who} failed before any answer arrived ({why}).",
                     "Check your connection and try again.",
                 )
+
+
+def _is_json(resp: httpx.Response) -> bool:
+    content_type = str(resp.headers.get("content-type", ""))
+    return content_type.split(";")[0].strip().lower() == "application/json"

@@ -137,7 +137,7 @@ class ProviderService:
         models_error: str | None = None
         if config.kind is not ProviderKind.HF:
             try:
-                models = backend.list_models()  # type: ignore[union-attr]
+                models = backend.list_models()
             except ProviderError as exc:
                 models_error = str(exc)
             else:

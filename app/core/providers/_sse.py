@@ -48,6 +48,7 @@ class Chunk:
     usage: tuple[int, int] | None  # (prompt, completion) when the chunk reports it
     model: str | None
     chunk_id: str | None
+    cost: float | None = None  # `usage.cost` in USD, as OpenRouter reports it
 
 
 def parse_chunk(data: str, who: str) -> Chunk:
@@ -89,22 +90,47 @@ def parse_chunk(data: str, who: str) -> Chunk:
         usage=_usage(obj.get("usage")),
         model=model if isinstance(model, str) and model else None,
         chunk_id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
+        cost=_cost(obj.get("usage")),
     )
 
 
+def parse_completion(data: str, who: str) -> Chunk:
+    """A whole `chat.completion` (a provider that ignored `stream: true`) as one `Chunk`."""
+    chunk = parse_chunk(data, who)
+    obj: Any = json.loads(data)  # parse_chunk checked it is a JSON object
+    choices = obj.get("choices")
+    text = ""
+    for choice in choices if isinstance(choices, list) else []:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and isinstance(content := message.get("content"), str):
+            text += content
+    if chunk.text or not text:
+        return chunk
+    return Chunk(text, chunk.finish_reason or "stop", chunk.usage, chunk.model, chunk.chunk_id)
+
+
 def error_text(obj: Any) -> str:
-    """The human part of an error body: OpenAI {"error": {...}}, Mistral {"message": ...}."""
-    if isinstance(obj, dict):
-        for key in ("error", "message", "detail"):
-            value = obj.get(key)
-            if isinstance(value, str) and value:
-                return value
-            if isinstance(value, dict | list):
-                inner = error_text(value)
-                if inner:
-                    return inner
-    if isinstance(obj, list) and obj:
-        return error_text(obj[0])
+    """The human part of an error body, on one line.
+
+    Shapes read: OpenAI `{"error": {"message": ...}}`, Hugging Face `{"error": "..."}`,
+    Mistral `{"object": "error", "message": "..."}` or, for a refused field,
+    `{"message": {"detail": [{"loc": ["body", "stream_options"], "msg": "Extra inputs are
+    not permitted", ...}]}}` (FastAPI/pydantic validation errors), read as
+    "stream_options: Extra inputs are not permitted".
+    """
+    match obj:
+        case str():
+            return " ".join(obj.split())
+        case list():
+            return "; ".join(text for text in map(error_text, obj) if text)
+        case {"msg": str(msg), **rest}:
+            loc = rest.get("loc")
+            where = ".".join(str(p) for p in loc if p != "body") if isinstance(loc, list) else ""
+            return f"{where}: {msg}" if where else msg
+        case dict():
+            for key in ("error", "message", "detail"):
+                if text := error_text(obj.get(key)):
+                    return text
     return ""
 
 
@@ -116,6 +142,15 @@ def _usage(value: Any) -> tuple[int, int] | None:
     if isinstance(prompt, int) and isinstance(completion, int) and prompt + completion > 0:
         return prompt, completion
     return None
+
+
+def _cost(value: Any) -> float | None:
+    if not isinstance(value, dict):
+        return None
+    cost = value.get("cost")
+    if isinstance(cost, bool) or not isinstance(cost, int | float):
+        return None
+    return float(cost) if 0 <= cost < 1e6 else None  # a broken figure never bills
 
 
 def _preview(data: str) -> str:

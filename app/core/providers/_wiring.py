@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def make_backend(
     config: ProviderConfig, keys: KeyStore, is_offline: Callable[[], bool]
 ) -> OpenAICompatBackend | HFBackend:
-    # Imported here: they pull in httpx (and the HF client), which a local-only session
+    # Imported here: they pull in httpx, which a local-only session
     # never needs.
     from app.core.providers._hf import HFBackend
     from app.core.providers._openai import OpenAICompatBackend

@@ -1,4 +1,4 @@
-"""Per-conversation settings: system prompt and sampling.
+"""Per-conversation settings: project, system prompt and sampling.
 
 Bad values are reported in the dialog, which stays open with everything the
 user typed; nothing is saved until all values are valid.
@@ -57,6 +57,11 @@ class ConversationSettingsDialog(QDialog):
         self.store = store
         self.conversation_id = conversation.id
         self.model_defaults = model_defaults
+        from app.core.chat.projects import ProjectStore
+        from app.ui.chat.toolbar import ProjectChooser
+
+        self.project = ProjectChooser(self)
+        self.project.set_projects(ProjectStore(store.db).names(), conversation.project)
         self.system_prompt = QPlainTextEdit(conversation.system_prompt, self)
         self.system_prompt.setPlaceholderText("Optional: how the model should behave")
         self.system_prompt.setMinimumHeight(90)
@@ -70,6 +75,7 @@ class ConversationSettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.hide()
         form = QFormLayout()
+        form.addRow("Project", self.project)
         form.addRow("System prompt", self.system_prompt)
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-p", self.top_p)
@@ -105,6 +111,7 @@ class ConversationSettingsDialog(QDialog):
     def accept(self) -> None:
         try:
             sampling = self.sampling()
+            self.store.set_project(self.conversation_id, self.project.project())
             self.store.set_system_prompt(self.conversation_id, self.system_prompt.toPlainText())
             self.store.set_sampling(self.conversation_id, sampling)
         except ParleyError as exc:

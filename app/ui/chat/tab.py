@@ -11,11 +11,16 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -23,11 +28,13 @@ from PySide6.QtWidgets import (
 from app.core.billing.errors import BudgetExceededError
 from app.core.chat.backend import Outcome
 from app.core.chat.conversations import Conversation, Message
+from app.core.chat.projects import ProjectStore
 from app.core.chat.sampling_defaults import default_sampling
 from app.core.chat.targets import Target
 from app.core.foundation.errors import ParleyError
 from app.ui.chat.composer import Composer
 from app.ui.chat.conversation_list import ConversationList
+from app.ui.chat.cost_preview import CostPreview
 from app.ui.chat.heap import settle_heap
 from app.ui.chat.message_view import MessageView
 from app.ui.chat.style import STYLE
@@ -85,6 +92,10 @@ class ChatTab(QWidget):
         self.runner.turn_ended.connect(self._on_ended)
         self.conversations = ConversationList(self)
         self.conversations.conversation_selected.connect(self.open_conversation)
+        # A click (or Enter) chooses a conversation: type into it at once. Arrow keys only
+        # browse, so the list keeps the focus for them.
+        self.conversations.list.itemClicked.connect(self.focus_composer)
+        self.conversations.list.itemActivated.connect(self.focus_composer)
         self.conversations.new_requested.connect(self.new_conversation)
         self.conversations.rename_requested.connect(self.rename_conversation)
         self.conversations.delete_requested.connect(self.delete_conversation)
@@ -95,6 +106,7 @@ class ChatTab(QWidget):
         self.toolbar.settings_requested.connect(self.open_settings)
         self.toolbar.providers_requested.connect(self.open_providers)
         self.toolbar.compare_requested.connect(self.show_compare)
+        self.toolbar.project_chosen.connect(self.set_project)
         self.compare_view: CompareView | None = None
         self.title = self.toolbar.title
         self.target_picker = self.toolbar.target_picker
@@ -118,6 +130,8 @@ class ChatTab(QWidget):
         self.composer = Composer(self)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop)
+        self.setFocusProxy(self.composer.editor)  # switching to the Chat tab lands in the box
+        self.cost_preview = CostPreview(ctx, pool, self.composer, self._quote_context)
         self._build_layout()
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.stop_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -127,6 +141,7 @@ class ChatTab(QWidget):
         self._reload_list()
         ids = self.conversations.ids()
         self.open_conversation(ids[0] if ids else None)
+        self.focus_composer()  # the window opens ready to type
 
     def _build_layout(self) -> None:
         pane = QWidget(self)
@@ -164,9 +179,14 @@ class ChatTab(QWidget):
     def shutdown(self) -> None:
         """The window closes: stop the answer and wait until its partial text is stored."""
         self._closing = True
+        self.cost_preview.stop()
         if self.compare_view is not None:
             self.compare_view.shutdown()
         self.runner.shutdown()
+
+    def focus_composer(self) -> None:
+        """Put the keyboard focus in the message box."""
+        self.composer.editor.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def show_compare(self) -> None:
         """Compare replaces the conversation pane; built on first use to keep start-up lean."""
@@ -188,6 +208,7 @@ class ChatTab(QWidget):
     def open_from_compare(self, conversation_id: int) -> None:
         self._reload_list()
         self.open_conversation(conversation_id)
+        self.focus_composer()
 
     def open_providers(self) -> None:
         from app.ui.providers import open_providers_dialog  # dialogs load when first opened
@@ -273,6 +294,20 @@ class ChatTab(QWidget):
         if conv.sampling == default_sampling(old.model if old else ""):
             new_defaults = default_sampling(Target.parse(target).model)
             self.ctx.store.set_sampling(conv.id, new_defaults)
+
+    def set_project(self, project: str) -> None:
+        """Put the conversation in `project` ("" for none): its spend and budgets follow."""
+        conv = self._ensure_conversation()
+        try:
+            self.ctx.store.set_project(conv.id, project)
+        except ParleyError as exc:
+            self.show_error(str(exc))
+        self._reload_list()
+        self._update_toolbar()
+
+    def _quote_context(self) -> tuple[int | None, Target | None]:
+        conv = self.current_conversation()
+        return (conv.id if conv else None), conversation_target(conv, self.ctx.default_target())
 
     def set_local_only(self, local_only: bool) -> None:
         conv = self._ensure_conversation()
@@ -377,6 +412,8 @@ class ChatTab(QWidget):
         self._set_generating(False)
         if self._closing:
             return
+        if not self._typing_elsewhere():
+            self.focus_composer()  # ready for the next message
         if self.view.live_widget is not None and self.conversation_id is not None:
             # Cancelled before it started: nothing was stored.
             self.view.stop_live()
@@ -403,6 +440,17 @@ class ChatTab(QWidget):
     def _set_generating(self, generating: bool) -> None:
         self.composer.set_generating(generating)
         self.view.set_generating(generating)
+
+    def _typing_elsewhere(self) -> bool:
+        """Whether the user is in another text field or window (don't take the focus)."""
+        focused = QApplication.focusWidget()
+        if focused is None or focused is self.composer.editor:
+            return False
+        if focused.window() is not self.window():
+            return True
+        if isinstance(focused, QTextEdit | QPlainTextEdit):
+            return not focused.isReadOnly()
+        return isinstance(focused, QLineEdit | QAbstractSpinBox)
 
     def _is_running_in(self, conversation_id: int) -> bool:
         return self.runner.running and self.runner.conversation_id == conversation_id
@@ -454,6 +502,9 @@ class ChatTab(QWidget):
         self._update_title()
         conv = self.current_conversation()
         self.toolbar.set_local_only(bool(conv and conv.local_only))
+        self.toolbar.project_chooser.set_projects(ProjectStore(self.ctx.db).names(),
+                                                  conv.project if conv else None)  # fmt: skip
+        self.cost_preview.schedule()  # another conversation or target: another price
         if target_text is None:
             target = conversation_target(conv, self.ctx.default_target())
             target_text = str(target) if target else ""
@@ -502,6 +553,7 @@ class ChatTab(QWidget):
         )
 
     def _on_settings_saved(self, conversation_id: int) -> None:
+        self._reload_list()  # the project shows in the list
         if conversation_id == self.conversation_id:
             self._update_toolbar()
 

@@ -99,6 +99,7 @@ class TextBlock(QTextBrowser):
         self.setSizePolicy(policy)
         self._source: str | None = None
         self._heights: dict[int, int] = {}  # width -> height, for the current text
+        self._revision = 0  # how many texts it has rendered
 
     @property
     def source_text(self) -> str:
@@ -119,6 +120,7 @@ class TextBlock(QTextBrowser):
         else:
             self.setPlainText(text)
         self._heights.clear()
+        self._revision += 1
         self.updateGeometry()
 
     # Qt overrides ------------------------------------------------------------

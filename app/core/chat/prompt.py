@@ -1,0 +1,88 @@
+"""What a model is sent for a stored conversation: one rule for chat, regenerate,
+edit-and-resend, Compare and "continue with this answer".
+
+The rule (the README's "What the model is sent" says the same):
+
+- The system prompt, when set, goes first.
+- An answer without text (it failed, or was stopped before writing anything)
+  is left out, and the question it never answered is **joined to the next
+  question**: turns of the same role that end up next to each other become
+  one turn, their texts separated by a blank line. Nothing the user typed is
+  lost, and roles always alternate user / assistant, as strict chat templates
+  (Mistral's own) and providers require.
+- An answer with some text (finished, stopped, cut off, interrupted) is sent
+  as written.
+- The turns start with the user: an answer before any question (none in
+  practice) is left out.
+
+A joined turn remembers its parts (`ChatMessage.parts`, oldest first), so
+fitting a long conversation into a model's context can leave out the oldest
+unanswered questions before refusing the prompt (`without_oldest_parts`).
+
+`fold_system` is the fallback for a chat template that refuses a system
+message (Gemma-style templates): the system prompt becomes the head of the
+first user turn.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from app.core.chat.backend import ChatMessage
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+JOIN = "\n\n"  # between joined turns, and between a folded system prompt and the first turn
+USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
+
+
+class Turn(Protocol):
+    """A stored message as far as the prompt is concerned."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+
+def prompt_messages(system_prompt: str, turns: Iterable[Turn]) -> tuple[ChatMessage, ...]:
+    """The messages a backend is sent: the system prompt, then alternating turns."""
+    joined: list[ChatMessage] = []
+    for turn in turns:
+        if turn.role not in (USER, ASSISTANT) or not turn.content.strip():
+            continue  # an answer without text; users can't store an empty question
+        if not joined and turn.role != USER:
+            continue
+        if joined and joined[-1].role == turn.role:
+            joined[-1] = _joined(joined[-1], turn.content)
+        else:
+            joined.append(ChatMessage(turn.role, turn.content, (turn.content,)))
+    system = [ChatMessage(SYSTEM, system_prompt)] if system_prompt.strip() else []
+    return (*system, *joined)
+
+
+def without_oldest_parts(message: ChatMessage, dropped: int) -> ChatMessage:
+    """A joined turn without its `dropped` oldest parts (at least one part stays)."""
+    parts = message.parts[min(dropped, len(message.parts) - 1) :]
+    return ChatMessage(message.role, JOIN.join(parts), parts)
+
+
+def fold_system(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:
+    """The system prompt moved into the head of the first user turn (for templates that
+    refuse a system message). Messages without a leading system prompt come back as-is."""
+    if not messages or messages[0].role != SYSTEM:
+        return tuple(messages)
+    system, rest = messages[0], list(messages[1:])
+    if rest and rest[0].role == USER:
+        first = rest[0]
+        rest[0] = ChatMessage(USER, system.content + JOIN + first.content, first.parts)
+    else:
+        rest.insert(0, ChatMessage(USER, system.content))
+    return tuple(rest)
+
+
+def _joined(previous: ChatMessage, content: str) -> ChatMessage:
+    parts = (*previous.parts, content)
+    return ChatMessage(previous.role, JOIN.join(parts), parts)
