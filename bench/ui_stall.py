@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 from _common import report, starter_model
-from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.core.chat.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
 from app.core.context import AppContext
 from app.core.local.catalog import STARTER_NAME
+from tests.helpers.stall_meter import StallMeter
 from tests.helpers.starter import install_into
 
 HISTORY_CHARS = 200_000
@@ -56,41 +57,6 @@ def tide(hour: int) -> str:
 {filler}
 """
 FILLER = "The sea was grey and the gulls were loud, and the keeper wrote it all down. "
-
-
-class StallMeter(QObject):
-    """Ticks every millisecond on the GUI thread; gaps between ticks are stalls."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.timer = QTimer(self)
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(1)
-        self.timer.timeout.connect(self._tick)
-        self.gaps: list[float] = []
-        self._last = 0.0
-
-    def start(self) -> None:
-        self.gaps = []
-        self._last = time.perf_counter()
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-        self._tick()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        gap = (now - self._last) * 1000
-        self.gaps.append(gap)
-        if VERBOSE and gap > MAX_P99_MS:
-            print(f"stall {gap:.1f} ms at tick {len(self.gaps)}", file=sys.stderr)
-        self._last = now
-
-    def summary(self) -> tuple[float, float]:
-        ordered = sorted(self.gaps) or [0.0]
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        return ordered[-1], p99
 
 
 def fill_history(ctx: AppContext, conversation_id: int) -> int:
@@ -144,7 +110,7 @@ def main() -> int:
     settle = time.perf_counter() + 1.0  # first layout and paint of the window
     while time.perf_counter() < settle:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-    meter = StallMeter()
+    meter = StallMeter(MAX_P99_MS if VERBOSE else None)
     meter.start()
     deadline = time.perf_counter() + IDLE_S
     while time.perf_counter() < deadline:

@@ -48,13 +48,13 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 def run_gui(argv: list[str] | None = None) -> int:
     app = create_application(argv)
-    try:
-        ctx = AppContext.open()
-    except ParleyError as exc:
-        # Also on stderr: someone starting `parley` from a terminal reads it there.
-        sys.stderr.write(f"parley: {exc}\n")
-        sys.stderr.flush()
-        QMessageBox.critical(None, f"{APP_NAME} can't start", str(exc))
+    from app.ui.single_instance import InstanceGuard
+
+    guard = InstanceGuard(data_dir(), app)
+    if not guard.claim():
+        return _defer_to_running_window(guard.name)
+    ctx = open_context()
+    if ctx is None:
         return 1
     configure_logging(log_path(data_dir()))
     from app.ui.main_window import MainWindow
@@ -62,10 +62,59 @@ def run_gui(argv: list[str] | None = None) -> int:
 
     pool = WorkerPool()
     window = MainWindow(ctx, pool)
+    guard.activation_requested.connect(window.bring_forward)
     window.show()
     if os.environ.get(EXIT_AFTER_SHOWN_ENV):
         _report_shown_and_quit(app)
     return finish(app.exec(), pool, ctx)
+
+
+def open_context() -> AppContext | None:
+    """Open the data folder; a damaged database gets the offer of its newest backup.
+
+    None (after telling the user why) when Parley can't start.
+    """
+    from app.core.foundation.db_errors import CorruptDatabaseError
+
+    try:
+        return AppContext.open()
+    except CorruptDatabaseError as exc:
+        from app.ui.restore import offer_restore
+
+        restored = offer_restore(exc)
+        if restored is None:
+            _cant_start(exc)
+            return None
+        sys.stderr.write(f"parley: {restored}\n")
+    except ParleyError as exc:
+        _cant_start(exc)
+        return None
+    try:
+        return AppContext.open()  # on the restored backup
+    except ParleyError as exc:
+        _cant_start(exc)
+        return None
+
+
+def _cant_start(exc: ParleyError) -> None:
+    # Also on stderr: someone starting `parley` from a terminal reads it there.
+    sys.stderr.write(f"parley: {exc}\n")
+    sys.stderr.flush()
+    QMessageBox.critical(None, f"{APP_NAME} can't start", str(exc))
+
+
+def _defer_to_running_window(name: str) -> int:
+    """Another window has this data folder: bring it forward instead of opening a second."""
+    from app.ui.single_instance import bring_forward
+
+    if bring_forward(name):
+        sys.stdout.write(f"{APP_NAME} is already open for this data folder: brought it forward.\n")
+        return 0
+    sys.stderr.write(
+        f"parley: {APP_NAME} is already running for this data folder ({data_dir()}) but its "
+        "window did not answer. Close it (or end its process) and start Parley again.\n"
+    )
+    return 1
 
 
 def finish(code: int, pool: WorkerPool, ctx: AppContext) -> int:

@@ -28,6 +28,7 @@ from app.core.foundation.errors import ModelError
 from app.core.foundation.paths import cache_dir
 from app.core.local.model_import import import_model
 from app.core.local.starter import STARTER, ensure_starter
+from app.ui.safe_text import plain_label
 from app.workers import FunctionJob, WorkerPool
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class FirstRunDialog(QDialog):
             self,
         )
         intro.setWordWrap(True)
-        self.status_label = QLabel("", self)
+        self.status_label = plain_label(QLabel("", self))
         self.status_label.setWordWrap(True)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.hide()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
@@ -12,6 +13,7 @@ from app import APP_NAME
 from app.ui.chat import ChatTab
 from app.ui.gateway import GatewayController, GatewayIndicator
 from app.workers import FunctionJob
+from app.workers.downloads import DownloadManager
 
 if TYPE_CHECKING:
     import threading
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 MODELS, BILLING = 1, 2
 PRICE_REFRESH_DELAY_MS = 3000
+BACKUP_DELAY_MS = 20_000  # the daily backup waits until start-up and first clicks are over
 CHART_PRELOAD_DELAY_MS = 4000  # after start-up and the price refresh have settled
 
 
@@ -64,6 +67,9 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(720, 480)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        # Downloads belong to the window, so they resume at start, Models tab or not.
+        self.downloads = DownloadManager(ctx, pool, self)
+        self.downloads.download_finished.connect(self._on_model_installed)
         self.chat_tab = ChatTab(ctx, pool, self)
         self._models = LazyTab(self._build_models, self)
         self._billing = LazyTab(self._build_billing, self)
@@ -83,6 +89,8 @@ class MainWindow(QMainWindow):
         # Owned by the window, so a window closed before it fires never refreshes.
         self._price_refresh = QTimer(self, singleShot=True, interval=PRICE_REFRESH_DELAY_MS)
         self._price_refresh.timeout.connect(self.refresh_prices_daily)
+        self._backup_timer = QTimer(self, singleShot=True, interval=BACKUP_DELAY_MS)
+        self._backup_timer.timeout.connect(self.back_up_daily)
         # pyqtgraph's import (~0.4-0.6 s) on a worker once start-up is over, so the first
         # open of the Billing tab only draws (issue 14).
         self._chart_preload = QTimer(self, singleShot=True, interval=CHART_PRELOAD_DELAY_MS)
@@ -99,7 +107,7 @@ class MainWindow(QMainWindow):
     def _build_models(self) -> QWidget:
         from app.ui.models import ModelsTab
 
-        return ModelsTab(self.ctx, self.pool)
+        return ModelsTab(self.ctx, self.pool, downloads=self.downloads)
 
     def _build_billing(self) -> QWidget:
         from app.ui.billing import BillingTab
@@ -123,6 +131,14 @@ class MainWindow(QMainWindow):
         self.chat_tab.open_conversation(conversation_id)
         self.chat_tab.focus_composer()
 
+    def bring_forward(self) -> None:
+        """A second launch on this data folder: show this window instead."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
     def show_about(self) -> None:
         from app.ui.about import AboutDialog
 
@@ -136,10 +152,12 @@ class MainWindow(QMainWindow):
             self._first_shown = True
             if self.tabs.currentWidget() is self.chat_tab:
                 self.chat_tab.focus_composer()  # the window opens ready to type
-            # After the window is up, so neither delays start-up.
+            # After the window is up, so none of these delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
+            QTimer.singleShot(0, self.downloads.resume_all)
             QTimer.singleShot(0, self.gateway.start_if_enabled)
             self._price_refresh.start()
+            self._backup_timer.start()
             self._chart_preload.start()
 
     def _preload_charts(self) -> None:
@@ -175,7 +193,20 @@ class MainWindow(QMainWindow):
 
         return self.pool.submit(FunctionJob(work), lane="net")  # type: ignore[return-value]
 
-    def _on_model_installed(self, _path: str) -> None:
+    def back_up_daily(self) -> FunctionJob | None:
+        """A rolling backup of the database, at most once a day, on a file lane."""
+        from app.core.foundation import backups
+
+        db_path = self.ctx.db.path
+        if not isinstance(db_path, Path) or not backups.backup_due(db_path):
+            return None
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> Path | None:
+            return backups.make_backup(db_path)
+
+        return self.pool.submit(FunctionJob(work), lane="io")  # type: ignore[return-value]
+
+    def _on_model_installed(self, _what: object) -> None:
         self.chat_tab.refresh()
         if self._models.content is not None:
             self._models.refresh()
@@ -184,10 +215,10 @@ class MainWindow(QMainWindow):
         # Stop generation (the partial answer is saved as `stopped`) and pause downloads
         # (they resume at the next start).
         self._price_refresh.stop()
+        self._backup_timer.stop()
         self._chart_preload.stop()
         self.gateway.shutdown()
         self.chat_tab.shutdown()
-        if self._models.content is not None:
-            self.models_tab.shutdown()
+        self.downloads.shutdown()
         self.pool.shutdown()
         super().closeEvent(event)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
 from app.core.chat.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
@@ -119,6 +120,9 @@ def test_an_answer_still_being_written_by_a_live_process_is_left_alone(
     conv = store.create()
     store.add_user_message(conv.id, "q")
     msg = store.start_assistant_message(conv.id, "local", "llama.cpp", "m")
-    store.db.execute("UPDATE messages SET writer_pid = ? WHERE id = ?", (os.getppid(), msg.id))
+    # The writer is identified by pid and start time (issue 15): here, our parent process.
+    parent = psutil.Process(os.getppid())
+    store.db.execute("UPDATE messages SET writer_pid = ?, writer_started = ? WHERE id = ?",
+                     (parent.pid, parent.create_time(), msg.id))  # fmt: skip
     assert store.recover_interrupted() == []
     assert store.message(msg.id).outcome == "streaming"

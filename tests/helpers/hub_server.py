@@ -8,7 +8,10 @@
 
 Files can be throttled (bytes/s), made to drop the connection after N bytes
 (once per listed fault), served with wrong bytes (hash mismatch), or be
-"virtual" (a header followed by zeros up to a declared size). Errors carry
+"virtual" (a header followed by zeros up to a declared size). A range can be
+answered the way some CDNs and proxies do: `200 OK` with a `Content-Range`
+and only that slice (`range_reply="200+range"`), or `200 OK` with only the
+slice and no `Content-Range` at all (`"200-short"`). Errors carry
 the hub's `X-Error-Code` header so huggingface_hub raises its own exceptions.
 """
 
@@ -40,6 +43,7 @@ class HubFile:
     rate: float | None = None  # bytes per second
     drops: list[int] = field(default_factory=list)  # per request: close after N body bytes
     serve: bytes | None = None  # serve these bytes instead (a corrupt mirror)
+    range_reply: str = "206"  # "206" | "200+range" | "200-short": how a Range is answered
     _serve_etag: str | None = None
 
     @property
@@ -295,12 +299,15 @@ def _handler_for(server: HubServer) -> type[BaseHTTPRequestHandler]:
                         self.end_headers()
                         return
                     status = 206
+            ranged = status == 206
+            if ranged and f.range_reply != "206":
+                status = 200
             self.send_response(status)
             self.send_header("ETag", f.etag)
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(end - start))
-            if status == 206:
+            if ranged and f.range_reply != "200-short":
                 self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
             self.end_headers()
             if self.command == "HEAD":

@@ -12,13 +12,20 @@ if TYPE_CHECKING:
 
 
 class FileLock:
-    """`with FileLock(path) as locked:` — `locked` is False when another process holds it."""
+    """`with FileLock(path) as locked:` — `locked` is False when another process holds it.
+
+    `acquire()` and `release()` hold it for longer than a block (a window's lifetime).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
 
     def __enter__(self) -> bool:
+        return self.acquire()
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False when another process holds it."""
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if sys.platform == "win32":
@@ -41,6 +48,9 @@ class FileLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.release()
+
+    def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing releases the lock
             self._fd = None

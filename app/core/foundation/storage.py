@@ -13,7 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.foundation.db_errors import (
+    DAMAGED_SUFFIX,
+    NewerSchemaError,
+    corrupt,
+    header_version,
+    translate,
+)
 from app.core.foundation.errors import DataDirError
+from app.core.foundation.text_fold import fold
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -289,6 +297,37 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_at REAL
     );
     """,
+    # issue 15: the writer's start time (a reused pid is not the writer); full-text search
+    # over folded text (see text_fold.py), kept in step with the tables by triggers.
+    """
+    ALTER TABLE messages ADD COLUMN writer_started REAL;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, parley_fold(new.content));
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        DELETE FROM messages_fts WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        UPDATE messages_fts SET content = parley_fold(new.content) WHERE rowid = new.id;
+    END;
+    INSERT INTO messages_fts (rowid, content) SELECT id, parley_fold(content) FROM messages;
+    CREATE VIRTUAL TABLE conversations_fts USING fts5(
+        title, tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.id, parley_fold(new.title));
+    END;
+    CREATE TRIGGER conversations_fts_delete AFTER DELETE ON conversations BEGIN
+        DELETE FROM conversations_fts WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations BEGIN
+        UPDATE conversations_fts SET title = parley_fold(new.title) WHERE rowid = new.id;
+    END;
+    INSERT INTO conversations_fts (rowid, title) SELECT id, parley_fold(title) FROM conversations;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -305,37 +344,68 @@ class Database:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._lock = threading.RLock()
+        if isinstance(self.path, Path):
+            # Before SQLite touches it: a newer Parley's database is left exactly as it is.
+            version = header_version(self.path)
+            if version is not None and version > SCHEMA_VERSION:
+                raise self._newer(version)
         try:
             self._conn = sqlite3.connect(
                 str(path), check_same_thread=False, isolation_level=None, timeout=10.0
             )
             self._conn.row_factory = sqlite3.Row
+            # The search index's triggers fold text with it (schema 8).
+            self._conn.create_function("parley_fold", 1, fold, deterministic=True)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            self._check_if_marked_damaged()
             self._migrate()
-        except sqlite3.OperationalError as exc:
-            raise DataDirError(
-                f"Parley can't open its database {path} ({exc}).",
-                "Check that the data folder is writable and the disk is not full.",
-            ) from exc
+        except sqlite3.Error as exc:
+            known = translate(exc, path)
+            if known is None:
+                raise DataDirError(
+                    f"Parley can't open its database {path} ({exc}).",
+                    "Check that the data folder is writable and the disk is not full.",
+                ) from exc
+            raise known from exc
+
+    def _newer(self, version: int) -> NewerSchemaError:
+        return NewerSchemaError(
+            f"The database {self.path} was written by a newer Parley (schema {version}; "
+            f"this one knows up to {SCHEMA_VERSION}). It was left untouched.",
+            "Update Parley, or point PARLEY_DATA_DIR at another folder.",
+        )
+
+    def _check_if_marked_damaged(self) -> None:
+        """A query found damage last time: check the whole file before going on."""
+        if not isinstance(self.path, Path):
+            return
+        marker = self.path.with_name(self.path.name + DAMAGED_SUFFIX)
+        if marker.exists():
+            result = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+            if result != "ok":
+                raise corrupt(self.path, str(result))
+            marker.unlink(missing_ok=True)
 
     def _migrate(self) -> None:
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise DataDirError(
-                f"The database {self.path} was written by a newer Parley (schema {version}).",
-                "Update Parley, or point PARLEY_DATA_DIR at another folder.",
-            )
+        if version > SCHEMA_VERSION:  # the header said otherwise: a write-ahead log moved it
+            raise self._newer(version)
         for target in range(version, SCHEMA_VERSION):
             logger.info("migrating database schema %d -> %d", target, target + 1)
             # executescript commits any open transaction first, so the script
             # carries its own BEGIN/COMMIT: schema and version move together.
             with self._lock:
-                self._conn.executescript(
-                    f"BEGIN IMMEDIATE; {MIGRATIONS[target]}; "
-                    f"PRAGMA user_version = {target + 1}; COMMIT;"
-                )
+                try:
+                    self._conn.executescript(
+                        f"BEGIN IMMEDIATE; {MIGRATIONS[target]}; "
+                        f"PRAGMA user_version = {target + 1}; COMMIT;"
+                    )
+                except sqlite3.Error:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
 
     @property
     def schema_version(self) -> int:
@@ -343,28 +413,44 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._translated():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                # A full disk may have rolled the transaction back already.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
             else:
                 self._conn.execute("COMMIT")
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        with self._lock:
+        with self._lock, self._translated():
             return self._conn.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._translated():
             return self._conn.execute(sql, params).fetchall()
 
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        with self._lock:
+        with self._lock, self._translated():
             row = self._conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """A full disk, a damaged file or a read-only folder become clear `DataDirError`s."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            known = translate(exc, self.path)
+            if known is None:
+                raise
+            if isinstance(self.path, Path) and "damaged" in known.message:
+                # Checked whole at the next start, which then offers a backup.
+                self.path.with_name(self.path.name + DAMAGED_SUFFIX).touch()
+            raise known from exc
 
     def close(self) -> None:
         with self._lock:

@@ -70,6 +70,8 @@ def parse_request(raw: bytes) -> CompletionRequest:
         body: Any = json.loads(raw)
     except ValueError:
         raise _bad("The request body is not valid JSON.") from None
+    except RecursionError:  # JSON nested thousands deep: no chat request looks like that
+        raise _bad("The request body is JSON nested too deeply to be a chat request.") from None
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.")
     model = body.get("model")

@@ -13,6 +13,7 @@ token, and llama.cpp reaches 0.5-0.8 of that ceiling.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
@@ -75,8 +76,8 @@ class ModelShape:
         if per_layer and len(per_layer) == layers:
             layer_bytes = sum(per_layer.values()) // layers
         read = weights_bytes - embedding  # generation reads one row of the embedding
-        expert_count = int(header.arch_value("expert_count") or 0)
-        expert_used = int(header.arch_value("expert_used_count") or 0)
+        expert_count = _first_int(header.arch_value("expert_count"))
+        expert_used = _first_int(header.arch_value("expert_used_count"))
         if experts and expert_count and expert_used:
             scale = weights_bytes / max(1, sum(t.nbytes or 0 for t in header.tensors))
             read -= int(experts * scale * (1 - expert_used / expert_count))
@@ -86,7 +87,7 @@ class ModelShape:
             layer_bytes=layer_bytes,
             kv_bytes_per_token=header.kv_bytes_per_token() or 0,
             bytes_per_token=max(1, read),
-            n_embd=int(header.arch_value("embedding_length") or 0),
+            n_embd=_first_int(header.arch_value("embedding_length")),
             n_ff=_first_int(header.arch_value("feed_forward_length")),
             n_head=_first_int(header.arch_value("attention.head_count")),
             context_length=header.context_length,
@@ -96,9 +97,14 @@ class ModelShape:
 
 def _first_int(value: object) -> int:
     # Some architectures store per-layer lists (e.g. head counts); the first is enough here.
+    # Anything else than a finite number (a hostile file's string, NaN) counts as unknown.
     if isinstance(value, list):
         value = value[0] if value else 0
-    return int(value) if isinstance(value, int | float) else 0
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else 0
+    return value if isinstance(value, int) else 0
 
 
 @dataclass(frozen=True, slots=True)

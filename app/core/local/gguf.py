@@ -2,6 +2,14 @@
 
 Only the header is read (a few MB at most), so this also works on the first
 megabytes fetched from a remote file.
+
+Model files come from strangers, so the reader is bounded: a value that
+asks for more than `MAX_READ` bytes, arrays nested deeper than `MAX_NESTING`,
+more than `MAX_DIMS` dimensions, or a header past `MAX_HEADER` bytes is a
+corrupt header (`ModelError`), never a huge allocation, a deep recursion or a
+long loop. Metadata values are used only when they have the expected type.
+The quantization block sizes match the `gguf` package's `GGML_QUANT_SIZES`
+(a test keeps them in step).
 """
 
 from __future__ import annotations
@@ -21,11 +29,12 @@ DEFAULT_ALIGNMENT = 32
 # ggml tensor types: (elements per block, bytes per block)
 _GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
     0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
-    8: (32, 34), 9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144),
+    8: (32, 34), 9: (32, 40), 10: (256, 84), 11: (256, 110), 12: (256, 144),
     13: (256, 176), 14: (256, 210), 15: (256, 292), 16: (256, 66), 17: (256, 74),
     18: (256, 98), 19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82),
     23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8),
     29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17),
+    40: (64, 36), 41: (128, 18),
 }  # fmt: skip
 
 # llama_ftype -> the name users know (general.file_type)
@@ -45,6 +54,16 @@ _STRING, _ARRAY = 8, 9
 _U64 = struct.Struct("<Q")
 # Arrays longer than this (token lists) are skipped, not kept.
 _KEEP_ARRAY_MAX = 64
+MAX_READ = 1 << 26  # one value: a 64 MiB string or scalar array is already absurd
+MAX_HEADER = 1 << 29  # 512 MiB of header (real ones: 1-20 MB, most of it the vocabulary)
+MAX_NESTING = 4  # arrays of arrays
+MAX_DIMS = 8  # ggml has 4
+MAX_COUNT = 1 << 20  # tensors, keys
+
+
+def _int(value: Any) -> int | None:
+    """A metadata value as an int when it is one (bools and floats are not)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,23 +103,21 @@ class GGUFHeader:
 
     @property
     def context_length(self) -> int | None:
-        value = self.arch_value("context_length")
-        return int(value) if value is not None else None
+        return _int(self.arch_value("context_length"))
 
     @property
     def block_count(self) -> int | None:
-        value = self.arch_value("block_count")
-        return int(value) if value is not None else None
+        return _int(self.arch_value("block_count"))
 
     @property
     def quantization(self) -> str | None:
-        ftype = self.metadata.get("general.file_type")
-        return FILE_TYPES.get(int(ftype)) if ftype is not None else None
+        ftype = _int(self.metadata.get("general.file_type"))
+        return FILE_TYPES.get(ftype) if ftype is not None else None
 
     @property
     def chat_template(self) -> str | None:
         value = self.metadata.get("tokenizer.chat_template")
-        return str(value) if value else None
+        return value if isinstance(value, str) and value else None
 
     @property
     def parameter_count(self) -> int:
@@ -115,15 +132,15 @@ class GGUFHeader:
     def kv_bytes_per_token(self, bytes_per_element: int = 2) -> int | None:
         """KV cache per token: 2 (K and V) x layers x kv heads x head dim x element size."""
         layers = self.block_count
-        heads = self.arch_value("attention.head_count")
-        kv_heads = self.arch_value("attention.head_count_kv") or heads
-        embedding = self.arch_value("embedding_length")
-        head_dim = self.arch_value("attention.key_length")
+        heads = _int(self.arch_value("attention.head_count"))
+        kv_heads = _int(self.arch_value("attention.head_count_kv")) or heads
+        embedding = _int(self.arch_value("embedding_length"))
+        head_dim = _int(self.arch_value("attention.key_length"))
         if head_dim is None and heads and embedding:
-            head_dim = int(embedding) // int(heads)
-        if not (layers and kv_heads and head_dim):
+            head_dim = embedding // heads
+        if not (layers and kv_heads and head_dim) or min(layers, kv_heads, head_dim) < 0:
             return None
-        return 2 * int(layers) * int(kv_heads) * int(head_dim) * bytes_per_element
+        return 2 * layers * kv_heads * head_dim * bytes_per_element
 
 
 class _Reader:
@@ -138,7 +155,12 @@ class _Reader:
         self.pos = 0
         self._base = 0  # file offset of buf[0]
 
+    def _corrupt(self, why: str) -> ModelError:
+        return ModelError(f"{self.source} has a corrupt GGUF header ({why}).", "Download it again.")
+
     def _ensure(self, n: int) -> None:
+        if n > MAX_READ or self.offset + n > MAX_HEADER:
+            raise self._corrupt(f"a value of {n:,} bytes")
         missing = self.pos + n - len(self.buf)
         if missing > 0:
             data = self.stream.read(max(missing, self._CHUNK))
@@ -171,8 +193,6 @@ class _Reader:
 
     def string(self) -> str:
         length = self.scalar("<Q")
-        if length > 1 << 26:
-            raise ModelError(f"{self.source} has a corrupt GGUF header.", "Download it again.")
         return self.read(length).decode("utf-8", errors="replace")
 
     def skip_strings(self, count: int) -> None:
@@ -187,21 +207,23 @@ class _Reader:
             length = unpack(buf, pos)[0]
             pos += 8 + length
             if pos > len(buf):
-                if length > 1 << 26:
-                    raise ModelError(f"{self.source} has a corrupt GGUF header.", "Download again.")
                 self.pos = pos - length
                 self._ensure(length)
                 buf, pos = self.buf, self.pos + length
         self.pos = pos
 
-    def value(self, vtype: int) -> Any:
+    def value(self, vtype: int, depth: int = 0) -> Any:
         if vtype in _SCALARS:
             return self.scalar(_SCALARS[vtype])
         if vtype == _STRING:
             return self.string()
         if vtype == _ARRAY:
+            if depth >= MAX_NESTING:
+                raise self._corrupt("arrays nested too deep")
             item_type = self.scalar("<I")
             count = self.scalar("<Q")
+            if item_type not in _SCALARS and item_type not in (_STRING, _ARRAY):
+                raise self._corrupt(f"value type {item_type}")
             if count > _KEEP_ARRAY_MAX:
                 # Token lists and the like: skip without building Python objects.
                 if item_type in _SCALARS:
@@ -209,11 +231,13 @@ class _Reader:
                 elif item_type == _STRING:
                     self.skip_strings(count)
                 else:
+                    if count > MAX_COUNT:
+                        raise self._corrupt(f"an array of {count:,} arrays")
                     for _ in range(count):
-                        self.value(item_type)
+                        self.value(item_type, depth + 1)
                 return None
-            return [self.value(item_type) for _ in range(count)]
-        raise ModelError(f"{self.source} has a corrupt GGUF header (value type {vtype}).")
+            return [self.value(item_type, depth + 1) for _ in range(count)]
+        raise self._corrupt(f"value type {vtype}")
 
 
 def read_header(
@@ -237,7 +261,7 @@ def read_header(
         )
     tensor_count = reader.scalar("<Q")
     kv_count = reader.scalar("<Q")
-    if tensor_count > 1 << 20 or kv_count > 1 << 20:
+    if tensor_count > MAX_COUNT or kv_count > MAX_COUNT:
         raise ModelError(f"{source} has a corrupt GGUF header.", "Download it again.")
     metadata: dict[str, Any] = {}
     for _ in range(kv_count):
@@ -247,9 +271,13 @@ def read_header(
     for _ in range(tensor_count):
         name = reader.string()
         n_dims = reader.scalar("<I")
+        if n_dims > MAX_DIMS:
+            raise ModelError(f"{source} has a corrupt GGUF header.", "Download it again.")
         shape = tuple(reader.scalar("<Q") for _ in range(n_dims))
         tensors.append(TensorInfo(name, shape, reader.scalar("<I"), reader.scalar("<Q")))
-    alignment = int(metadata.get("general.alignment", DEFAULT_ALIGNMENT))
+    alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
+    if _int(alignment) is None or not 0 < alignment <= 1 << 20:
+        raise ModelError(f"{source} has a corrupt GGUF header.", "Download it again.")
     data_offset = (reader.offset + alignment - 1) // alignment * alignment
     sizes = [t.nbytes for t in tensors]
     expected = None

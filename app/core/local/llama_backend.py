@@ -241,6 +241,12 @@ class LocalBackend:
         self._unload_locked()
         import llama_cpp
 
+        from app.core.local.catalog import header_for
+        from app.core.local.chat_template import check_chat_template
+
+        # A chat template is code from the file's author: checked before llama.cpp loads it.
+        if template := header_for(model.path).chat_template:
+            check_chat_template(template, model.name)
         # Refuse a model that can't fit; offload only the layers the GPU holds.
         from app.core.local.load_guard import gpu_layers_for
 

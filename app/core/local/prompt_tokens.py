@@ -175,10 +175,15 @@ class PromptTokenizer:
         if self._formatter is None:
             raise TemplateRefusedError(self._broken or "the template can't be read")
         import jinja2
+        from jinja2.exceptions import SecurityError
+
+        from app.core.local.chat_template import refused
 
         payload = [{"role": m.role, "content": m.content} for m in messages]
         try:
             prompt: str = self._formatter(messages=payload).prompt
+        except SecurityError as exc:  # the sandbox stopped what the load-time check missed
+            raise refused(self._model_name, str(exc)) from None
         except (ValueError, TypeError, LookupError, jinja2.TemplateError) as exc:
             raise TemplateRefusedError(str(exc) or type(exc).__name__) from exc
         return prompt

@@ -15,6 +15,7 @@ from app.core.chat.backend import (
     Usage,
 )
 from app.core.chat.token_count import count_prompt, count_text, worse
+from app.core.foundation.errors import ParleyError
 from app.core.providers._config import ProviderConfig, ProviderKind, is_loopback, url_origin
 from app.core.providers._errors import (
     AuthError,
@@ -148,6 +149,13 @@ def status_error(
                 f"{who} is limiting how fast Parley may send (HTTP 429){tries}{said}.",
                 f"Try again {when}, or pick another model.",
             )
+        case _ if 300 <= status < 400:
+            where = headers.get("Location", "another address")
+            return ProviderError(
+                f"{who} answered with a redirect to {where} (HTTP {status}); Parley doesn't "
+                "follow redirects, so the key stays with the address you set.",
+                "If the provider moved, set its new base URL (and key) in Providers.",
+            )
         case _ if status >= 500:
             return ServerError(
                 f"{who} had a server error (HTTP {status}){tries}{said}.",
@@ -206,6 +214,15 @@ def _detail(body: str) -> str:
 def scrub(text: str, key: str | None) -> str:
     """Never let a key reach an error message (some servers echo the header back)."""
     return text.replace(key, "****") if key and len(key) >= 4 else text
+
+
+def scrubbed[E: ParleyError](exc: E, key: str | None) -> E:
+    """`exc` again, with `key` taken out of its message and hint (a stream's error event
+    may quote the request's headers)."""
+    if not key or (key not in exc.message and key not in exc.hint):
+        return exc
+    clean = type(exc)(scrub(exc.message, key), scrub(exc.hint, key))
+    return clean
 
 
 def finish_result(

@@ -22,6 +22,7 @@ that answer, with its usage.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from app.core.providers._common import (
     finish_result,
     retry_delay,
     scrub,
+    scrubbed,
     status_error,
 )
 from app.core.providers._config import ProviderConfig, ProviderKind
@@ -42,9 +44,11 @@ from app.core.providers._errors import (
     ConnectFailedError,
     ConnectionDroppedError,
     EmptyAnswerError,
+    MalformedStreamError,
     ProviderError,
     StreamTimeoutError,
 )
+from app.core.providers._limits import read_limited, sse_lines
 from app.core.providers._sse import DONE, SSEDecoder, parse_chunk, parse_completion
 
 if TYPE_CHECKING:
@@ -56,6 +60,8 @@ if TYPE_CHECKING:
     from app.core.providers.secrets import KeyStore
 
 logger = logging.getLogger(__name__)
+MAX_MODEL_LIST = 32 << 20  # bytes; the longest real list (OpenRouter's) is about 1 MB
+MAX_WHOLE_ANSWER = 8 << 20  # bytes of a non-streamed answer; max_tokens of text is far less
 
 
 def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> dict[str, Any]:
@@ -140,17 +146,18 @@ class OpenAICompatBackend:
         self.guard.check_online()
         key = self.guard.key()
         try:
-            resp = self._client().get(
-                f"{self.config.base_url}/models", headers=self.headers(key), timeout=self.timeout()
-            )
+            with self._client().stream(
+                "GET", f"{self.config.base_url}/models", headers=self.headers(key),
+                timeout=self.timeout(),
+            ) as resp:  # fmt: skip
+                status, headers = resp.status_code, resp.headers
+                body = read_limited(resp, MAX_MODEL_LIST)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, key, mid_answer=False) from exc
-        if resp.status_code != 200:
-            raise status_error(
-                self.config, resp.status_code, scrub(resp.text, key), resp.headers, "", 1
-            )
+        if status != 200:
+            raise status_error(self.config, status, scrub(body, key), headers, "", 1)
         try:
-            data = resp.json().get("data", [])
+            data = json.loads(body).get("data", [])
             return sorted({str(m["id"]) for m in data if isinstance(m, dict) and "id" in m})
         except (ValueError, AttributeError, TypeError):
             raise ProviderError(
@@ -180,14 +187,17 @@ class OpenAICompatBackend:
                     timeout=self.timeout(),
                 ) as resp:
                     if resp.status_code == 200:
-                        with closed_on_cancel(cancel, resp):
-                            return (yield from self._consume(resp, request, cancel, started,
-                                                             attempt, key))  # fmt: skip
-                    resp.read()
+                        try:
+                            with closed_on_cancel(cancel, resp):
+                                return (yield from self._consume(resp, request, cancel, started,
+                                                                 attempt, key))  # fmt: skip
+                        except ProviderError as exc:  # an error event may quote the key
+                            raise scrubbed(exc, key) from exc
+                    body_text = read_limited(resp)  # an error body can be any size
                     delay = retry_delay(resp.status_code, resp.headers, attempt, policy)
                     if delay is None:
                         raise status_error(self.config, resp.status_code,
-                                           scrub(resp.text, key), resp.headers, request.model,
+                                           scrub(body_text, key), resp.headers, request.model,
                                            attempt)  # fmt: skip
                     logger.info("%s: HTTP %d, retrying in %.2fs", self.name,
                                 resp.status_code, delay)  # fmt: skip
@@ -219,7 +229,8 @@ class OpenAICompatBackend:
         outcome = Outcome.DONE
         if _is_json(resp):
             return (yield from self._whole_answer(resp, request, cancel, started, attempt, key))
-        lines: Iterator[str] = resp.iter_lines()
+        stall_s = self.timeout().read or 60.0
+        lines: Iterator[str] = sse_lines(resp.iter_bytes(), cancel, who, stall_s)
         try:
             for line in lines:
                 data = decoder.feed(line)
@@ -244,7 +255,9 @@ class OpenAICompatBackend:
                     outcome = Outcome.STOPPED
                     break
             else:
-                if (data := decoder.flush()) is not None and data != DONE:
+                if cancel.is_set():  # Stop came between two chunks of one line
+                    outcome = Outcome.STOPPED
+                elif (data := decoder.flush()) is not None and data != DONE:
                     chunk = parse_chunk(data, who)
                     usage = chunk.usage or usage
                     cost = cost if chunk.cost is None else chunk.cost
@@ -274,13 +287,23 @@ class OpenAICompatBackend:
         """A provider that ignored `stream: true`: one chat.completion is the answer."""
         import httpx
 
+        body = bytearray()
         try:
-            data = resp.read().decode("utf-8", errors="replace")
+            for part in resp.iter_bytes():  # a hostile body can be any size
+                body += part
+                if len(body) > MAX_WHOLE_ANSWER:
+                    raise MalformedStreamError(
+                        f"{self.config.display_name} sent an answer of more than "
+                        f"{MAX_WHOLE_ANSWER >> 20} MB in one piece.",
+                        "Try again; if it keeps happening, the provider or a proxy in between "
+                        "is mangling the answer.",
+                    )
         except httpx.HTTPError as exc:
             if cancel.is_set():
                 return self._result(request, "", Outcome.STOPPED, None, None, None, None,
                                     started, attempt)  # fmt: skip
             raise self._transport_error(exc, key, mid_answer=False) from exc
+        data = body.decode("utf-8", errors="replace")
         chunk = parse_completion(data, self.config.display_name)
         if not chunk.text:
             raise EmptyAnswerError(

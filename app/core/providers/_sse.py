@@ -55,7 +55,7 @@ def parse_chunk(data: str, who: str) -> Chunk:
     """One `data:` payload as a `Chunk`; raise for non-JSON data or an error object."""
     try:
         obj: Any = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise MalformedStreamError(
             f"{who} sent a stream chunk that is not valid JSON ({_preview(data)}).",
             "The answer so far is kept. Try again; if it keeps happening, the provider or "

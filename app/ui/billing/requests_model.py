@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from app.core.billing.readonly import read_connection
 from app.ui.billing.format import energy, local_time, money
+from app.ui.safe_text import plain_tip
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -166,7 +167,11 @@ class RequestsModel(QAbstractTableModel):
         values = self.row(index.row())
         if values is None:
             return None
-        return self._cell(values, index.column(), role == Qt.ItemDataRole.ToolTipRole)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._cell(values, index.column(), False)
+        # Model, client and project names come from providers and gateway callers: a tool
+        # tip renders anything that looks like HTML (images included).
+        return plain_tip(self._cell(values, index.column(), True))
 
     @staticmethod
     def _cell(v: tuple[Any, ...], column: int, tooltip: bool) -> str:

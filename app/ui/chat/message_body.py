@@ -1,7 +1,9 @@
 """A message's text as a column of prose and code widgets.
 
 Re-setting the text reuses every widget whose segment is unchanged, so a
-streaming answer only re-renders its last segment.
+streaming answer only re-renders its last segment. Text past `DISPLAY_CHARS`
+is not laid out (a megabyte takes Qt about a second per width): a note says
+how much is left out, and Copy and the exports keep all of it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,17 @@ from app.ui.chat.markdown import Segment, split_segments
 from app.ui.chat.text_block import CodeBlock, TextSegment
 
 SegmentWidget = TextSegment | CodeBlock
+DISPLAY_CHARS = 100_000  # laid out in ~0.1 s here, whatever the text
+
+
+def _shown(text: str) -> tuple[str, str]:
+    """The part of `text` to render, and the note about the rest ("" when all of it shows)."""
+    if len(text) <= DISPLAY_CHARS:
+        return text, ""
+    rest = len(text) - DISPLAY_CHARS
+    return text[:DISPLAY_CHARS], (
+        f"… {rest:,} more characters are not shown here. Copy takes the whole message."
+    )
 
 
 class MessageBody(QWidget):
@@ -33,7 +46,10 @@ class MessageBody(QWidget):
         if text == self.text and (text or not self._widgets):
             return
         self.text = text
-        segments = split_segments(text) if self.markdown else [Segment("plain", text)]
+        shown, note = _shown(text)
+        segments = split_segments(shown) if self.markdown else [Segment("plain", shown)]
+        if note:
+            segments.append(Segment("plain", note))
         for index, segment in enumerate(segments):
             if index < len(self._segments) and self._segments[index] == segment:
                 continue

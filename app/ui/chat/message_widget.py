@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from app.core.chat.backend import Outcome
 from app.ui.chat.message_body import MessageBody
 from app.ui.chat.view_model import meta_line, notice_text
+from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:
     from app.core.chat.conversations import Message
@@ -85,7 +86,8 @@ class MessageWidget(QFrame):
         self.setObjectName("userMessage" if self.is_user else "assistantMessage")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.message: Message | None = None
-        self.author = QLabel("You" if self.is_user else "Assistant", self)
+        # The model name comes from the provider: shown as text, never as HTML.
+        self.author = plain_label(QLabel("You" if self.is_user else "Assistant", self))
         self.author.setObjectName("author")
         self.copy_button = _tool_button("Copy", "Copy this message", self)
         self.copy_button.clicked.connect(self.copy)
@@ -102,12 +104,12 @@ class MessageWidget(QFrame):
         for button in (self.edit_button, self.regenerate_button, self.copy_button):
             header.addWidget(button)
         self.body = MessageBody(markdown=not self.is_user, parent=self)
-        self.notice = QLabel(self)
+        self.notice = plain_label(QLabel(self))
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notice.hide()
-        self.meta = QLabel(self)
+        self.meta = plain_label(QLabel(self))
         self.meta.setObjectName("meta")
         self.meta.setWordWrap(True)
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core.chat.backend import Sampling
 from app.core.foundation.errors import ParleyError
+from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:
     from app.core.chat.conversations import Conversation, ConversationStore
@@ -69,7 +70,7 @@ class ConversationSettingsDialog(QDialog):
         self.max_tokens = QLineEdit(self)
         self.context_length = QLineEdit(self)
         self._show_sampling(conversation.sampling)
-        self.error = QLabel(self)
+        self.error = plain_label(QLabel(self))
         self.error.setObjectName("settingsError")
         self.error.setWordWrap(True)
         self.error.hide()

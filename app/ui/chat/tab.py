@@ -8,7 +8,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -41,6 +41,8 @@ from app.ui.chat.style import STYLE
 from app.ui.chat.toolbar import ConversationToolbar
 from app.ui.chat.turn_runner import TurnRunner
 from app.ui.chat.view_model import conversation_target
+from app.ui.safe_text import plain_label
+from app.workers import FunctionJob
 
 if TYPE_CHECKING:
     from app.core.chat.service import TurnResult
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 NO_MODEL = "No model is installed yet. Add one in the Models tab, then send again."
+OPEN_MESSAGES = 80  # read when a conversation opens; older ones as the user asks
 
 
 class BudgetWarnings(QObject):
@@ -79,6 +82,7 @@ class ChatTab(QWidget):
         self.conversation_id: int | None = None
         self.settings_dialog: ConversationSettingsDialog | None = None
         self._search = ""
+        self._search_job: FunctionJob | None = None
         self._pending_prompt = ""
         self._closing = False
         self.runner = TurnRunner(pool, self)
@@ -108,7 +112,7 @@ class ChatTab(QWidget):
         self.target_picker = self.toolbar.target_picker
         self.local_only_button = self.toolbar.local_only_button
         self.settings_button = self.toolbar.settings_button
-        self.banner = QLabel(self)
+        self.banner = plain_label(QLabel(self))  # provider errors quote what they sent
         self.banner.setObjectName("errorBanner")
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -231,13 +235,20 @@ class ChatTab(QWidget):
         self.conversation_id = conversation_id
         self.hide_error()
         if conversation_id is not None:
-            messages = self.ctx.store.messages(conversation_id)
-            self.view.set_messages(messages)
+            store = self.ctx.store
+            messages = store.last_messages(conversation_id, OPEN_MESSAGES)
+            earlier = store.count_messages_before(conversation_id, messages[0].position) if (
+                messages) else 0  # fmt: skip
+            self.view.set_messages(messages, earlier=earlier,
+                                   load_earlier=functools.partial(store.messages_before,
+                                                                  conversation_id))  # fmt: skip
             self._attach_live(messages)
             self.conversations.select(conversation_id, notify=False)
         self._update_toolbar()
         self.view.scroll_to_bottom()
-        settle_heap()
+        # In its own turn of the event loop, after the first screen is drawn: one stall
+        # of ~60 ms instead of one longer by that much (the longest stall is what a user feels).
+        QTimer.singleShot(0, settle_heap)
 
     def new_conversation(self) -> None:
         conv = self.current_conversation()
@@ -374,7 +385,7 @@ class ChatTab(QWidget):
             return
         if result.conversation_id == self.conversation_id:
             self.view.finish_live()
-            self.view.set_messages(self.ctx.store.messages(result.conversation_id))
+            self.view.set_messages(self._held_messages(result.conversation_id))
         self._reload_list()
         self._update_title()
 
@@ -385,7 +396,7 @@ class ChatTab(QWidget):
         # A hard budget refused the turn (its question is stored): offer the one-click override.
         self.override_button.setVisible(message.startswith(BudgetExceededError.PREFIX))
         cid = self.runner.conversation_id
-        messages = self.ctx.store.messages(cid) if cid is not None else []
+        messages = self._held_messages(cid) if cid is not None else []
         # A failure after the question was stored (a budget, say) keeps it; Regenerate retries.
         stored = bool(messages) and messages[-1].role == "user"
         stored = stored and messages[-1].content == self._pending_prompt
@@ -406,7 +417,7 @@ class ChatTab(QWidget):
         if self.view.live_widget is not None and self.conversation_id is not None:
             # Cancelled before it started: nothing was stored.
             self.view.stop_live()
-            self.view.set_messages(self.ctx.store.messages(self.conversation_id))
+            self.view.set_messages(self._held_messages(self.conversation_id))
 
     # errors --------------------------------------------------------------------
     def show_error(self, message: str) -> None:
@@ -452,6 +463,11 @@ class ChatTab(QWidget):
         if last is not None and last.role == "assistant" and last.outcome == Outcome.STREAMING:
             self.view.start_live(last, self.runner.text)
 
+    def _held_messages(self, conversation_id: int) -> list[Message]:
+        """The stored messages the view holds (its newest part), to refresh it after a turn."""
+        since = self.view.first_position if conversation_id == self.conversation_id else 0
+        return self.ctx.store.messages(conversation_id, since)
+
     def _recover_interrupted(self) -> None:
         """Answers left `streaming` by a crashed process become `interrupted`."""
         try:
@@ -460,9 +476,23 @@ class ChatTab(QWidget):
             logger.warning("could not recover interrupted answers: %s", exc)
 
     def _reload_list(self) -> None:
-        self.conversations.set_conversations(
-            self.ctx.store.list(self._search), self.conversation_id
-        )
+        # A full-text search runs on the db lane; only the newest one's results are shown.
+        if self._search_job is not None:
+            self._search_job.cancel()
+            self._search_job = None
+        if not self._search.strip():
+            self.conversations.set_conversations(self.ctx.store.list(), self.conversation_id)
+            return
+        store, text = self.ctx.store, self._search
+        job = FunctionJob(lambda _cancel, _progress: store.list(text))
+        job.finished.connect(self._on_search_results)
+        self._search_job = job
+        self.pool.submit(job, "db")
+
+    def _on_search_results(self, job_id: int, conversations: list[Conversation]) -> None:
+        if self._search_job is not None and job_id == self._search_job.job_id:
+            self._search_job = None
+            self.conversations.set_conversations(conversations, self.conversation_id)
 
     def _update_title(self) -> None:
         conv = self.current_conversation()

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.safe_text import plain_tip
+
 if TYPE_CHECKING:
     from PySide6.QtGui import QPaintEvent
 
@@ -152,7 +154,7 @@ class TargetPicker(QComboBox):
         item.setEnabled(option.available)
         tip = option.reason if not option.available else option.detail
         if tip:
-            item.setToolTip(tip)
+            item.setToolTip(plain_tip(tip))
         return item
 
     def _on_activated(self, index: int) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from app.ui.chat.elided_label import ElidedLabel
 from app.ui.chat.target_picker import TargetPicker
+from app.ui.safe_text import plain_tip
 
 TITLE_MIN_WIDTH_PX = 110
 NO_PROJECT = "No project"
@@ -134,7 +135,7 @@ class ConversationToolbar(QFrame):
 
     def set_title(self, title: str) -> None:
         self.title.setText(title)
-        self.title.setToolTip(title)
+        self.title.setToolTip(plain_tip(title))
 
     def set_local_only(self, on: bool) -> None:
         """Show the conversation's setting without announcing a change."""

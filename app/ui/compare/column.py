@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.chat.message_body import MessageBody
+from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:
     from app.core.chat.compare import Column
@@ -46,7 +48,7 @@ class CompareColumn(QFrame):
         self.setObjectName("compareColumn")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setMinimumWidth(260)
-        self.title = QLabel(f"<b>{title}</b>")
+        self.title = QLabel(f"<b>{html.escape(title)}</b>")
         self.title.setWordWrap(True)
         self.status = QLabel(STATUS_TEXT["waiting"])
         self.status.setObjectName("compareStatus")
@@ -62,11 +64,11 @@ class CompareColumn(QFrame):
         holder_layout.addStretch(1)
         scroll.setWidget(holder)
         self.answer_scroll = scroll
-        self.figures = QLabel()
+        self.figures = plain_label(QLabel())
         self.figures.setObjectName("compareFigures")
         self.figures.setWordWrap(True)
         self.figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error = QLabel()
+        self.error = plain_label(QLabel())
         self.error.setObjectName("compareError")
         self.error.setWordWrap(True)
         self.error.hide()

@@ -32,6 +32,7 @@ from app.core.chat.compare import (
 )
 from app.core.chat.targets import AUTO, Target
 from app.ui.compare.column import CompareColumn
+from app.ui.safe_text import plain_label, plain_tip
 from app.workers import CompareJob
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class CompareView(QWidget):
         self.stop_button = QPushButton("Stop all")
         self.stop_button.clicked.connect(self.stop_all)
         self.stop_button.setEnabled(False)
-        self.hint = QLabel()
+        self.hint = plain_label(QLabel())
         self.hint.setObjectName("meta")
         buttons = QHBoxLayout()
         buttons.addWidget(self.hint, 1)
@@ -170,9 +171,9 @@ class CompareView(QWidget):
             flags = Qt.ItemFlag.ItemIsUserCheckable
             if option.available:
                 flags |= Qt.ItemFlag.ItemIsEnabled
-                item.setToolTip(" · ".join(filter(None, (option.group, option.detail))))
+                item.setToolTip(plain_tip(" · ".join(filter(None, (option.group, option.detail)))))
             else:
-                item.setToolTip(option.reason)
+                item.setToolTip(plain_tip(option.reason))
             item.setFlags(flags)
             item.setCheckState(Qt.CheckState.Checked if str(option.target) in ticked
                                else Qt.CheckState.Unchecked)  # fmt: skip

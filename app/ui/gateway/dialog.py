@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.billing.format import money
+from app.ui.safe_text import plain_tip
 
 if TYPE_CHECKING:
     from app.core.gateway.service import Served
@@ -172,7 +173,7 @@ class GatewayDialog(QDialog):
                  s.route or "")  # fmt: skip
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            item.setToolTip(text)
+            item.setToolTip(plain_tip(text))  # the client and model names are the caller's
             self.table.setItem(0, column, item)
         while self.table.rowCount() > 50:
             self.table.removeRow(self.table.rowCount() - 1)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core.local.model_import import FoundModel, delete_model, find_existing, import_model
 from app.ui.models import format as fmt
+from app.ui.safe_text import plain_label
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class InstalledPanel(QWidget):
         self.found_table = _table(FOUND_COLUMNS, self)
         self.use_button = QPushButton("Use in place")
         self.use_button.clicked.connect(self._on_use_in_place_clicked)
-        self.status = QLabel("")
+        self.status = plain_label(QLabel(""))
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
         for b in (self.activate_button, self.delete_button):

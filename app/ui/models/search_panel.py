@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -27,6 +28,7 @@ from app.core.local import hub
 from app.core.local.fit import Verdict, speed_range
 from app.core.local.remote_fit import AssessedModel, assess_repo
 from app.ui.models import format as fmt
+from app.ui.safe_text import plain_label, plain_tip
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -111,7 +113,7 @@ class SearchPanel(QWidget):
         self.download_button = QPushButton("Download")
         self.download_button.setEnabled(False)
         self.download_button.clicked.connect(self._on_download)
-        self.status = QLabel("")
+        self.status = plain_label(QLabel(""))
         self.status.setWordWrap(True)
 
         files_box = QWidget(self)
@@ -185,7 +187,7 @@ class SearchPanel(QWidget):
                      str(len(a.model.files)), fit, speed_range(a.fit) if a.fit else "")  # fmt: skip
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(a.fit.explanation if a.fit else (a.error or ""))
+                item.setToolTip(plain_tip(a.fit.explanation if a.fit else (a.error or "")))
                 self.file_table.setItem(row, col, item)
         self.explanation.setText("" if files else "This repo has no GGUF files.")
         self.files_loaded.emit(self.selected_repo() or "")
@@ -199,9 +201,12 @@ class SearchPanel(QWidget):
         if a is None:
             return
         if a.fit is None:
-            self.explanation.setText(a.error or "")
+            self.explanation.setText(html.escape(a.error or ""))
         else:
-            self.explanation.setText(f"<b>{a.fit.label}</b>: {a.fit.explanation}")
+            # The explanation names files from the hub: escaped, so a name is never HTML.
+            self.explanation.setText(
+                f"<b>{html.escape(a.fit.label)}</b>: {html.escape(a.fit.explanation)}"
+            )
         self.download_button.setEnabled(a.fit is not None and a.model.complete)
 
     def _on_download(self) -> None:
@@ -231,7 +236,7 @@ class SearchPanel(QWidget):
             self.status.setText(message)
             self.results_loaded.emit(0)
         elif job_id == self._files_job:
-            self.explanation.setText(message)
+            self.explanation.setText(html.escape(message))
             self.files_loaded.emit(self.selected_repo() or "")
 
     def _on_ended(self, job_id: int) -> None:

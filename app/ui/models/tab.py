@@ -2,7 +2,9 @@
 
 Nothing touches the network while the window is built: the first time the tab
 is shown it searches (default: Mistral Small 3.x GGUF repos), probes the
-hardware, looks for GGUFs elsewhere and resumes downloads left from last time.
+hardware and looks for GGUFs elsewhere. Downloads left from last time resume at
+start (the main window's `DownloadManager`); a tab on its own resumes them when
+first shown.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from app.core.context import AppContext
     from app.core.local.remote_fit import AssessedModel
     from app.workers import WorkerPool
+    from app.workers.downloads import DownloadManager
 
 
 class ModelsTab(QWidget):
@@ -34,13 +37,19 @@ class ModelsTab(QWidget):
     first_shown = Signal()
     models_changed = Signal()
 
-    def __init__(self, ctx: AppContext, pool: WorkerPool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        pool: WorkerPool,
+        parent: QWidget | None = None,
+        downloads: DownloadManager | None = None,
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.pool = pool
         self.started = False
         self.search = SearchPanel(pool, self)
-        self.downloads = DownloadsPanel(ctx, pool, self)
+        self.downloads = DownloadsPanel(ctx, pool, self, manager=downloads)
         self.installed = InstalledPanel(ctx, pool, self)
         self.hardware = HardwarePanel(pool, self)
         self.pages = QTabWidget(self)

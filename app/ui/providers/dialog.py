@@ -28,6 +28,7 @@ from app.core.foundation.settings import OFFLINE_MODE
 from app.core.providers import ProviderKind
 from app.core.providers.secrets import PLAINTEXT_FALLBACK
 from app.ui.providers.form import ProviderForm
+from app.ui.safe_text import plain_label
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class ProvidersDialog(QDialog):
         self._jobs: dict[str, int] = {}  # purpose -> newest job id; older results are dropped
         self.list = QListWidget(self)
         self.form = ProviderForm(self)
-        self.status = QLabel(self)
+        self.status = plain_label(QLabel(self))
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.new_button = QPushButton("New", self)

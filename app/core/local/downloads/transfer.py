@@ -7,7 +7,13 @@ httpx from the hub's resolve URL:
 - a stable partial file `models/.partial/<key>-<name>.part` with a JSON
   sidecar (size, sha256, ETag), locked while a process writes it;
 - resume with `Range: bytes=N-` and `If-Range: <ETag>`: a changed file comes
-  back whole (200) and the partial restarts from zero;
+  back whole (200) and the partial restarts from zero; a `200` whose
+  `Content-Range` starts at N (some CDNs and proxies answer so) is a resume;
+  any other answer that cannot continue the partial restarts it from zero
+  once, and a second one ends the download with a clear error;
+- retries are bounded: a request that brings less than `MIN_PROGRESS` counts
+  as a failure, and `RETRIES` failures in a row end the download (the bytes
+  stay for the next try);
 - SHA-256 hashed as bytes arrive (the partial's existing bytes are hashed
   once on resume) and compared with the hub's LFS sha256; a mismatch moves
   the file to `models/.quarantine/`;
@@ -49,6 +55,10 @@ CHUNK = 1 << 20
 DISK_MARGIN = 64 << 20  # keep this much free beyond the file itself
 RETRIES = 5
 RETRY_DELAYS_S = (0.25, 1.0, 2.0, 4.0, 8.0)
+MIN_PROGRESS = 64 << 10  # a request that brings less than this (and doesn't finish) failed
+MAX_RESTARTS = 1  # answers that can't continue the partial: start over once, then give up
+# Room for the partial's "<key>-" prefix and ".part.json" within the usual 255-byte limit.
+MAX_NAME_BYTES = 200
 PARTIAL_DIR = ".partial"
 QUARANTINE_DIR = ".quarantine"
 
@@ -73,6 +83,10 @@ class DownloadBusyError(DownloadError):
     """Another process is downloading the same file."""
 
 
+class RestartLoopError(DownloadError):
+    """The server keeps answering in a way that can't continue the partial file."""
+
+
 @dataclass(frozen=True, slots=True)
 class DownloadResult:
     path: Path
@@ -87,15 +101,24 @@ def local_name(repo_path: str) -> str:
     bad = (
         not repo_path
         or "\\" in repo_path
-        or "\x00" in repo_path
+        or any(ord(c) < 32 or ord(c) == 127 for c in repo_path)
         or repo_path.startswith("/")
         or any(part in ("..", ".", "") for part in repo_path.split("/"))
     )
     name = PurePosixPath(repo_path).name
+    try:
+        too_long = len(name.encode("utf-8")) > MAX_NAME_BYTES
+    except UnicodeEncodeError:  # a lone surrogate: the hub's JSON named bytes that aren't UTF-8
+        bad = too_long = True
     if bad or name.startswith(".") or not name.lower().endswith(".gguf") or ":" in name:
         raise UnsafePathError(
             f"Refused the file name '{repo_path}': it could write outside Parley's models folder.",
             "Download files only from repos you trust; this one names its files unsafely.",
+        )
+    if too_long:
+        raise UnsafePathError(
+            f"Refused the file name '{name[:60]}…': it is longer than file systems allow.",
+            "Choose another file; this repo names its files unusually.",
         )
     return name
 
@@ -174,6 +197,7 @@ class _Transfer:
         self.meta = self._load_meta()
         self.hasher = hashlib.sha256()
         self.done = 0
+        self.restarts = 0
 
     def _load_meta(self) -> dict[str, Any]:
         fresh = {"size": self.info.size, "sha256": self.info.sha256, "etag": None}
@@ -191,7 +215,19 @@ class _Transfer:
     def _save_meta(self) -> None:
         self.meta_path.write_text(json.dumps(self.meta))
 
-    def _restart(self) -> None:
+    def _restart(self, why: str) -> None:
+        """Start the partial over from zero; the second time in one run is an error."""
+        if self.done > 0:
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                raise RestartLoopError(
+                    f"The download of {self.label} can't continue: the server {why}, "
+                    f"and it already had to restart from zero once. "
+                    f"{self.done / 1e6:,.0f} MB are kept.",
+                    "Try again later; if it keeps happening, a proxy between you and "
+                    "Hugging Face is changing the answers.",
+                )
+            logger.info("%s: the server %s; starting over", self.label, why)
         self.part.write_bytes(b"")
         self.hasher = hashlib.sha256()
         self.done = 0
@@ -201,7 +237,7 @@ class _Transfer:
             self.part.write_bytes(b"")
         size = self.part.stat().st_size
         if size > self.info.size:
-            self._restart()
+            self._restart("left a partial file longer than the file")
             return 0
         with self.part.open("rb") as f:
             while chunk := f.read(CHUNK):
@@ -220,9 +256,10 @@ class _Transfer:
                 self._request()
                 attempt = 0
             except (httpx.TransportError, _ShortBody) as exc:
-                # Count only failures that made no progress: a flaky link that keeps
-                # delivering bytes keeps resuming.
-                attempt = 1 if self.done > before else attempt + 1
+                # A flaky link that keeps delivering bytes keeps resuming; one that brings
+                # next to nothing per try is counted, so it ends with an error.
+                progressed = self.done - before >= MIN_PROGRESS
+                attempt = 1 if progressed else attempt + 1
                 if attempt > RETRIES:
                     raise DownloadError(
                         f"The download of {self.label} kept failing ({exc or type(exc).__name__}); "
@@ -247,18 +284,48 @@ class _Transfer:
             if resp.status_code == 416 and self.done == self.info.size:
                 return
             if resp.status_code == 416:
-                self._restart()
+                self._restart("refused the range of the partial file")
                 return
             hub.raise_for_file_status(resp, *self._repo_and_path())
-            if resp.status_code == 200 and self.done > 0:
-                logger.info("%s: the server sent the whole file; starting over", self.label)
-                self._restart()
-            elif resp.status_code == 206 and not _starts_at(resp, self.done):
-                self._restart()
+            if not self._continues(resp):
                 return
             self.meta["etag"] = resp.headers.get("ETag") or resp.headers.get("X-Linked-Etag")
             self._save_meta()
             self._stream(resp)
+
+    def _continues(self, resp: httpx.Response) -> bool:
+        """Whether `resp`'s body continues the partial (after a restart, from zero).
+
+        A 206, or a 200 with a Content-Range, must start where the partial ends; a
+        200 without one must be the whole file, which replaces the partial.
+        """
+        content_range = resp.headers.get("Content-Range")
+        if resp.status_code == 206 or content_range:
+            if _starts_at(resp, self.done):
+                return True
+            self._restart(f"sent another part of the file ({content_range or 'no range'})")
+            return False
+        if resp.status_code != 200:
+            raise DownloadError(
+                f"The download of {self.label} got an answer Parley can't use "
+                f"(HTTP {resp.status_code}).",
+                "Try again later.",
+            )
+        length = resp.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) != self.info.size:
+            if self.done == 0:
+                raise DownloadError(
+                    f"The server sends {int(length):,} bytes for {self.label}, which the "
+                    f"hub lists as {self.info.size:,} bytes.",
+                    "Try again later; if it keeps happening, the repo or a proxy is serving "
+                    "a different file.",
+                )
+            # Part of the file, but not said which: it can't be placed. Ask again from zero.
+            self._restart("answered the resume with a part of the file it didn't name")
+            return False
+        if self.done > 0:
+            self._restart("sent the whole file again (it changed on the hub)")
+        return True
 
     def _repo_and_path(self) -> tuple[str, str]:
         repo, _, path = self.label.partition(":")
