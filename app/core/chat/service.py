@@ -21,6 +21,7 @@ from app.core.chat.backend import (
     GenerationRequest,
     GenerationResult,
     Outcome,
+    Sampling,
     TokenSource,
     sent_model,
 )
@@ -28,6 +29,7 @@ from app.core.chat.projects import ProjectStore
 from app.core.chat.targets import LOCAL
 from app.core.chat.token_count import count_prompt, spent_usage
 from app.core.chat.token_estimate import estimate_prompt_tokens
+from app.core.chat.vision import NO_IMAGES_HINT
 from app.core.foundation.errors import ParleyError, UnknownTargetError
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from threading import Event
 
     from app.core.billing.ledger import Ledger, Quote
+    from app.core.chat.attachments import Attachment
     from app.core.chat.conversations import ConversationStore, Message
     from app.core.chat.targets import Target
 
@@ -42,6 +45,17 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_S = 1.0
 BUG_MESSAGE = "Something went wrong while writing this answer. The details are in Parley's log."
+
+
+@dataclass(frozen=True, slots=True)
+class ContextUsage:
+    """What the context meter shows: the draft plus the history that will be sent."""
+
+    tokens: int
+    context_length: int
+    exact: bool  # counted with the target's tokenizer; an estimate otherwise
+    will_trim: bool  # older turns will be left out to fit
+    images_refused: str | None = None  # why the draft's images can't go to this target
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +112,13 @@ class ChatService:
         self.checkpoint_interval_s = checkpoint_interval_s
         self.projects = ProjectStore(store.db)
 
-    def quote(self, conversation_id: int | None, text: str, target: Target) -> Quote:
+    def quote(
+        self,
+        conversation_id: int | None,
+        text: str,
+        target: Target,
+        attachments: tuple[Attachment, ...] = (),
+    ) -> Quote:
         """What sending `text` now would cost at most: the figure under the message box,
         and the one the hard-budget check uses. Counting may load a tokenizer: call it
         off the GUI thread."""
@@ -107,7 +127,9 @@ class ChatService:
         if conversation_id is not None:
             history = self.store.history(conversation_id)
             max_tokens = self.store.get(conversation_id).sampling.max_tokens
-        messages = [*history, ChatMessage("user", text)]
+        from app.core.chat.attachments import message_content
+
+        messages = [*history, ChatMessage("user", message_content(text, attachments))]
         backend = self.backends.get(target.backend)
         return self._quote(backend, target, messages, max_tokens)
 
@@ -124,14 +146,85 @@ class ChatService:
             token_source=str(source), max_tokens=max_tokens,
         )  # fmt: skip
 
+    def context_usage(
+        self,
+        conversation_id: int | None,
+        text: str,
+        target: Target,
+        attachments: tuple[Attachment, ...] = (),
+    ) -> ContextUsage:
+        """Tokens of the history plus the draft against the target's context (the meter
+        under the message box). Exact where the target's tokenizer is at hand (the loaded
+        local model, Mistral's Tekken), else an estimate. Call it off the GUI thread."""
+        from app.core.chat.context_fit import prompt_budget
+        from app.core.chat.conversations import Message
+        from app.core.chat.prompt import prompt_messages
+
+        sampling = Sampling()
+        stored: list[Message] = []
+        system = ""
+        if conversation_id is not None:
+            conv = self.store.get(conversation_id)
+            sampling, system = conv.sampling, conv.system_prompt
+            stored = self.store.messages(conversation_id)
+        draft = Message(id=0, conversation_id=0, position=-1, role="user", content=text,
+                        created_at=0.0, attachments=attachments)  # fmt: skip
+        turns = [*stored, draft] if text.strip() or attachments else stored
+        messages = prompt_messages(system, turns)
+        backend = self.backends.get(target.backend)
+        exact_count = getattr(backend, "count_prompt", None)
+        counted = exact_count(target.model, messages) if exact_count is not None else None
+        if counted is not None:
+            tokens, exact = int(counted), True
+        else:
+            tokens, source = count_prompt(messages, target.model)
+            exact = source is TokenSource.COUNTED
+        context_of = getattr(backend, "context_length", None)
+        context = sampling.context_length
+        if context_of is not None:
+            context = int(context_of(target.model, context))
+        refused = None
+        if any(a.is_image for a in attachments) and not self.accepts_images(target):
+            refused = (f"{target.model or target.backend} can't read images: "
+                       f"{self._no_images_reason(target)}")  # fmt: skip
+        return ContextUsage(
+            tokens=tokens,
+            context_length=context,
+            exact=exact and not any(m.images for m in messages),
+            will_trim=tokens > prompt_budget(context, sampling.max_tokens),
+            images_refused=refused,
+        )
+
+    def accepts_images(self, target: Target) -> bool:
+        backend = self.backends.get(target.backend)
+        check = getattr(backend, "accepts_images", None)
+        return bool(check(target.model)) if check is not None else False
+
+    def _no_images_reason(self, target: Target) -> str:
+        if target.backend == LOCAL:
+            return ("no multimodal projector (an mmproj GGUF) sits beside this model. "
+                    + NO_IMAGES_HINT)  # fmt: skip
+        return "this model does not take image input. " + NO_IMAGES_HINT
+
     def send(
-        self, conversation_id: int, text: str, target: Target, cancel: Event
+        self,
+        conversation_id: int,
+        text: str,
+        target: Target,
+        cancel: Event,
+        *,
+        attachments: tuple[Attachment, ...] = (),
     ) -> Generator[str, None, TurnResult]:
-        if not text.strip():
+        if not text.strip() and not attachments:
             raise ParleyError("The message is empty.", "Type something to send.")
         self._check_local_only(conversation_id, target)
+        if any(a.is_image for a in attachments) and not self.accepts_images(target):
+            raise ParleyError(
+                f"{target.model or target.backend} can't read images: "
+                f"{self._no_images_reason(target)}"
+            )
         backend = self._prepared(target)
-        self.store.add_user_message(conversation_id, text)
+        self.store.add_user_message(conversation_id, text, attachments)
         return (yield from self._answer(conversation_id, backend, target, cancel))
 
     def regenerate(
