@@ -28,7 +28,7 @@ from app.core.chat.backend import (
     Usage,
 )
 from app.core.chat.context_fit import fit_messages
-from app.core.foundation.errors import ModelError
+from app.core.foundation.errors import ModelError, UnknownTargetError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Sequence
@@ -123,7 +123,7 @@ class LocalBackend:
         loaded = self._loaded
         try:
             return loaded is not None and loaded.path == str(self.catalog.resolve(model).path)
-        except ModelError:
+        except (ModelError, UnknownTargetError):
             return False
 
     def loaded_memory(self) -> tuple[str, int] | None:
@@ -148,7 +148,7 @@ class LocalBackend:
     def context_length(self, model: str, requested: int) -> int:
         try:
             resolved = self.catalog.resolve(model)
-        except ModelError:
+        except (ModelError, UnknownTargetError):
             return requested
         return min(requested, resolved.context_length or requested)
 
@@ -157,7 +157,7 @@ class LocalBackend:
 
         try:
             return projector_for(self.catalog.resolve(model).path) is not None
-        except ModelError:
+        except (ModelError, UnknownTargetError):
             return False
 
     def stream(

@@ -46,10 +46,16 @@ class MessageView(QScrollArea):
     Signals:
         resend_requested(message_id, text): a user message was edited and sent
         regenerate_requested: the last answer should be written again
+        fork_requested(message_id): a new conversation up to that message
+        export_requested: export this conversation
+        delete_requested: delete this conversation
     """
 
     resend_requested = Signal(int, str)
     regenerate_requested = Signal()
+    fork_requested = Signal(int)
+    export_requested = Signal()
+    delete_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -234,6 +240,11 @@ class MessageView(QScrollArea):
     def live_widget(self) -> MessageWidget | None:
         return self._live
 
+    def show_loading(self, model: str, fraction: float | None) -> None:
+        """The live answer waits for its model to load (None: loaded or not loading)."""
+        if self._live is not None:
+            self._live.show_loading(model, fraction)
+
     def _render_live(self) -> None:
         if self._live is not None:
             started = time.perf_counter()
@@ -266,6 +277,9 @@ class MessageView(QScrollArea):
         widget = MessageWidget(msg, self._canvas)
         widget.resend_requested.connect(self.resend_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)
+        widget.fork_requested.connect(self.fork_requested)
+        widget.export_requested.connect(self.export_requested)
+        widget.delete_requested.connect(self.delete_requested)
         return widget
 
     def _append(self, msg: Message) -> MessageWidget:

@@ -3,6 +3,11 @@
 A `TextBlock` caches its height per (width, revision): relaying out the
 conversation asks every message for its height, and only a changed block
 pays for a new text layout.
+
+Code blocks scroll sideways instead of wrapping, and are highlighted (Pygments,
+`app.ui.chat.highlight`) once their fence has closed. Prose shows math as
+images (`app.ui.chat.math_image`) added to the document as resources; until an
+image is ready, or when it can't be drawn, the formula's source shows as code.
 """
 
 from __future__ import annotations
@@ -10,13 +15,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtCore import QEvent, QSize, Qt, QUrl
 from PySide6.QtGui import (
-    QColor,
     QDesktopServices,
     QFont,
     QFontDatabase,
     QGuiApplication,
+    QImage,
     QTextDocument,
     QTextOption,
     QTextTable,
@@ -33,8 +38,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.chat.highlight import CodeHighlighter, Highlighting, style_name
+from app.ui.chat.markdown import find_math
+from app.ui.chat.math_image import MathKey, MathRenderer
+from app.ui.theme import muted
+
 if TYPE_CHECKING:
-    from app.ui.chat.markdown import Segment, SegmentKind
+    from app.ui.chat.markdown import MathSpan, Segment, SegmentKind
 
 # Model output is Markdown, never HTML: a stray "<tag" must not swallow the rest.
 MARKDOWN_FEATURES = QTextDocument.MarkdownFeature(
@@ -52,7 +62,7 @@ def _style_tables(doc: QTextDocument) -> None:
             fmt.setCellSpacing(0)
             fmt.setBorderCollapse(True)
             fmt.setBorder(1)
-            fmt.setBorderBrush(QColor(127, 127, 127, 120))
+            fmt.setBorderBrush(muted())
             fmt.setTopMargin(4)
             fmt.setBottomMargin(4)
             frame.setFormat(fmt)
@@ -81,7 +91,10 @@ class TextBlock(QTextBrowser):
         self.document().setDocumentMargin(2)
         if kind == "code":
             self.setFont(monospace_font())
-            self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+            # Code keeps its lines: it scrolls sideways instead of wrapping.
+            self.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)
+            self.setWordWrapMode(QTextOption.WrapMode.NoWrap)
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
@@ -93,17 +106,20 @@ class TextBlock(QTextBrowser):
     def source_text(self) -> str:
         return self._source or ""
 
-    def set_text(self, text: str) -> None:
-        if text == self._source:
+    def set_text(self, text: str, *, force: bool = False) -> None:
+        if text == self._source and not force:
             return
         self._source = text
         if self.kind == "prose":
-            self.document().setMarkdown(text, MARKDOWN_FEATURES)
-            _style_tables(self.document())
+            self._set_markdown(text)
         else:
             self.setPlainText(text)
         self._revision += 1
         self.updateGeometry()
+
+    def _set_markdown(self, text: str) -> None:
+        self.document().setMarkdown(text, MARKDOWN_FEATURES)
+        _style_tables(self.document())
 
     # Qt overrides ------------------------------------------------------------
     def hasHeightForWidth(self) -> bool:
@@ -118,6 +134,8 @@ class TextBlock(QTextBrowser):
         # so this is the same text width QTextEdit lays the document out at.
         doc.setTextWidth(max(1, width))
         height = math.ceil(doc.size().height())
+        if self.kind == "code" and doc.idealWidth() > width:
+            height += self.horizontalScrollBar().sizeHint().height()  # room for the bar
         self._cached = (width, self._revision, height)
         return height
 
@@ -129,6 +147,10 @@ class TextBlock(QTextBrowser):
         return QSize(60, 0)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta()
+        if self.kind == "code" and abs(delta.x()) > abs(delta.y()):
+            super().wheelEvent(event)  # sideways: scroll the code
+            return
         event.ignore()  # let the conversation's scroll area scroll
 
     def _open_link(self, url: QUrl) -> None:
@@ -152,6 +174,10 @@ class CodeBlock(QFrame):
         self.copy_button.setAutoRaise(True)
         self.copy_button.clicked.connect(self.copy)
         self.text = TextBlock("code", self)
+        self.highlighter: CodeHighlighter | None = None
+        self.highlighted = False  # spans are painted for the text shown
+        self._segment: Segment | None = None
+        self._listening = False
         header = QHBoxLayout()
         header.setContentsMargins(10, 2, 4, 2)
         header.addWidget(self.language)
@@ -164,8 +190,38 @@ class CodeBlock(QFrame):
         layout.setContentsMargins(1, 1, 1, 1)
 
     def set_segment(self, segment: Segment) -> None:
+        changed = self._segment is None or self._segment.text != segment.text
+        self._segment = segment
         self.language.setText(segment.language or "code")
+        # A fence inside a list item: the block sits where the item's text does.
+        self.setContentsMargins(min(segment.indent, 12) * 4, 0, 0, 0)
+        if changed and self.highlighter is not None:
+            self.highlighter.clear_spans()
+            self.highlighted = False
         self.text.set_text(segment.text)
+        if segment.closed and segment.language and (changed or not self.highlighted):
+            service = Highlighting.instance()
+            if not self._listening:
+                service.lexed.connect(self._on_lexed)
+                self._listening = True
+            service.request(self, segment.text, segment.language)
+
+    def _on_lexed(self, token: object, text: str, lines: object) -> None:
+        if token is not self or self._segment is None or text != self._segment.text:
+            return
+        Highlighting.instance().lexed.disconnect(self._on_lexed)
+        self._listening = False
+        if not isinstance(lines, list):
+            return
+        if self.highlighter is None:
+            self.highlighter = CodeHighlighter(self.text.document(), style_name(self.palette()))
+        self.highlighter.set_spans(lines, style_name(self.palette()))
+        self.highlighted = True
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.highlighter is not None:
+            self.highlighter.set_spans(self.highlighter.lines, style_name(self.palette()))
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text.source_text)
@@ -174,5 +230,80 @@ class CodeBlock(QFrame):
 class TextSegment(TextBlock):
     """A prose (Markdown) or plain segment, with the same interface as `CodeBlock`."""
 
+    def __init__(self, kind: SegmentKind, parent: QWidget | None = None) -> None:
+        super().__init__(kind, parent)
+        self.math_keys: dict[MathKey, bool] = {}  # shown formulas: drawn as an image?
+        self._waiting = False
+
     def set_segment(self, segment: Segment) -> None:
         self.set_text(segment.text)
+
+    def _set_markdown(self, text: str) -> None:
+        spans = find_math(text)
+        if not spans:
+            self.math_keys = {}
+            super()._set_markdown(text)
+            return
+        doc = self.document()
+        pieces: list[str] = []
+        images: list[tuple[str, QImage]] = []
+        keys: dict[MathKey, bool] = {}
+        waiting = False
+        at = 0
+        for span in spans:
+            key = self._math_key(span)
+            known, image = MathRenderer.instance().lookup(key)
+            waiting = waiting or not known
+            keys[key] = image is not None
+            pieces.append(text[at : span.start])
+            if image is not None:
+                images.append((key.name, image))
+                ref = f"![{_alt(span.tex)}]({key.name})"
+                pieces.append(f"\n\n{ref}\n\n" if span.display else ref)
+            else:
+                pieces.append(_as_code(text[span.start : span.end]))
+            at = span.end
+        pieces.append(text[at:])
+        self.math_keys = keys
+        doc.setMarkdown("".join(pieces), MARKDOWN_FEATURES)
+        for name, image in images:
+            doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+        _style_tables(doc)
+        if waiting and not self._waiting:
+            self._waiting = True
+            MathRenderer.instance().rendered.connect(self._on_math_rendered)
+
+    def _math_key(self, span: MathSpan) -> MathKey:
+        font = self.font()
+        ratio = self.devicePixelRatioF() or 1.0
+        return MathKey(
+            span.tex, span.display, font.pointSizeF() if font.pointSizeF() > 0 else 10.0,
+            self.palette().text().color().name(), float(self.logicalDpiY() or 96), ratio,
+        )  # fmt: skip
+
+    def _on_math_rendered(self, key: MathKey) -> None:
+        if key not in self.math_keys:
+            return
+        renderer = MathRenderer.instance()
+        pending = [k for k in self.math_keys if k != key and not renderer.is_known(k)]
+        if not pending:
+            MathRenderer.instance().rendered.disconnect(self._on_math_rendered)
+            self._waiting = False
+        self.set_text(self.source_text, force=True)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.math_keys:
+            self.set_text(self.source_text, force=True)  # formulas in the new text colour
+
+
+def _alt(tex: str) -> str:
+    return " ".join(tex.replace("[", "(").replace("]", ")").split())[:120]
+
+
+def _as_code(source: str) -> str:
+    """A formula's source as inline code (a fence longer than any backtick run in it)."""
+    source = " ".join(source.split())
+    run = max((len(part) for part in source.split("`")[1::2]), default=0) + 1
+    ticks = "`" * max(1, run if "`" in source else 1)
+    return f"{ticks} {source} {ticks}"

@@ -75,3 +75,14 @@ def notice_text(msg: Message) -> str:
     if msg.role == "assistant" and msg.outcome != Outcome.STREAMING and not msg.content.strip():
         lines.append(UNANSWERED_NOTE)
     return "\n".join(lines)
+
+
+def attachment_line(msg: Message) -> str:
+    """The files attached to a message, as one line under it."""
+    if not msg.attachments:
+        return ""
+    names = []
+    for a in msg.attachments:
+        what = "image" if a.is_image else f"≈{a.tokens:,} tokens" if a.tokens else ""
+        names.append(f"{a.name} ({what})" if what else a.name)
+    return "Attached: " + ", ".join(names)

@@ -1,0 +1,119 @@
+"""The context meter under the message box: the draft plus the history that will be sent,
+against the target's context length.
+
+Counted on the "io" lane once typing pauses, like the cost line beside it
+(`cost_preview`): exact with the loaded local model's tokenizer or Mistral's
+Tekken, "≈" otherwise; amber when older turns will be left out to fit. It
+also carries the target's refusal of attached images, shown before sending.
+Stale results are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.ui.locale_format import number
+from app.workers import FunctionJob
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
+    from app.core.chat.service import ContextUsage
+    from app.core.chat.targets import Target
+    from app.core.context import AppContext
+    from app.ui.chat.composer import Composer
+    from app.workers import WorkerPool
+    from app.workers.jobs import ProgressFn
+
+DELAY_MS = 400
+
+
+def meter_text(usage: ContextUsage) -> str:
+    approx = "" if usage.exact else "≈"
+    share = usage.tokens / usage.context_length if usage.context_length else 0.0
+    return (f"Context: {approx}{number(usage.tokens)} / {number(usage.context_length)} tokens "
+            f"({number(share * 100)} %)")  # fmt: skip
+
+
+def meter_tip(usage: ContextUsage) -> str:
+    how = ("counted with the model's tokenizer" if usage.exact else
+           "estimated: the exact count needs the model's tokenizer (load the model)")  # fmt: skip
+    tip = f"The history and your draft, {how}."
+    if usage.will_trim:
+        tip += (" That is more than fits with room for the answer: the oldest turns will be "
+                "left out.")  # fmt: skip
+    return tip
+
+
+class ContextMeter(QObject):
+    """Keeps the composer's context meter up to date.
+
+    Signals:
+        updated(usage): a fresh count was shown
+    """
+
+    updated = Signal(object)
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        pool: WorkerPool,
+        composer: Composer,
+        current: Callable[[], tuple[int | None, Target | None]],
+    ) -> None:
+        super().__init__(composer)
+        self.ctx = ctx
+        self.pool = pool
+        self.composer = composer
+        self.current = current
+        self._job_id = 0
+        self.last_usage: ContextUsage | None = None
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DELAY_MS)
+        self.timer.timeout.connect(self.update_now)
+        composer.editor.textChanged.connect(self.schedule)
+        composer.attachments_changed.connect(self.schedule)
+
+    def schedule(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self._job_id = 0
+
+    def update_now(self) -> None:
+        conversation_id, target = self.current()
+        if target is None:
+            self._job_id = 0
+            self.composer.show_meter("")
+            return
+        text = self.composer.text()
+        attachments = tuple(self.composer.attachments)
+        ctx = self.ctx
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> ContextUsage:
+            return ctx.chat.context_usage(conversation_id, text, target, attachments)
+
+        job = FunctionJob(work)
+        self._job_id = job.job_id
+        job.finished.connect(self.on_usage)
+        job.failed.connect(self.on_failed)
+        self.pool.submit(job, "io")
+
+    def on_usage(self, job_id: int, data: Any) -> None:
+        from app.core.chat.service import ContextUsage
+
+        if job_id != self._job_id or not isinstance(data, ContextUsage):
+            return
+        self.last_usage = data
+        self.composer.show_meter(meter_text(data), full=data.will_trim, tip=meter_tip(data))
+        self.composer.show_attachment_warning(data.images_refused or "")
+        self.updated.emit(data)
+
+    def on_failed(self, job_id: int, message: str) -> None:
+        if job_id == self._job_id:
+            self.composer.show_meter(f"Context: can't count ({message})")
