@@ -67,10 +67,9 @@ def parse_conversation(
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return _parse_parley(data)
     if isinstance(data, dict) and isinstance(data.get("messages"), list):
-        title = str(data.get("title") or fallback_title)
-        return _parse_openai(data["messages"], title)
+        return _parse_openai(data["messages"], str(data.get("title") or ""), fallback_title)
     if isinstance(data, list):
-        return _parse_openai(data, fallback_title)
+        return _parse_openai(data, "", fallback_title)
     raise ImportFormatError("This file holds no conversation Parley recognises.", HINT)
 
 
@@ -131,7 +130,8 @@ def _parse_parley(data: dict[str, Any]) -> ParsedConversation:
     return ParsedConversation(title, _text(data.get("system_prompt")), tuple(messages), skipped)
 
 
-def _parse_openai(raw: list[Any], title: str) -> ParsedConversation:
+def _parse_openai(raw: list[Any], title: str, fallback: str) -> ParsedConversation:
+    """Messages as other tools write them; without a title, the first question names it."""
     messages: list[Message] = []
     system: list[str] = []
     skipped = 0
@@ -159,8 +159,8 @@ def _parse_openai(raw: list[Any], title: str) -> ParsedConversation:
     if not messages:
         raise ImportFormatError("This file holds no user or assistant messages.", HINT)
     first_user = next((m.content for m in messages if m.role == "user"), "")
-    if title in ("", "Imported conversation") and first_user.strip():
-        title = title_from(first_user)
+    if not title:
+        title = title_from(first_user) if first_user.strip() else fallback
     return ParsedConversation(title, "\n\n".join(system), tuple(messages), skipped)
 
 

@@ -10,10 +10,12 @@ Stale results are dropped.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.core.foundation.errors import ParleyError
 from app.ui.locale_format import number
 from app.workers import FunctionJob
 
@@ -86,7 +88,12 @@ class ContextMeter(QObject):
         self._job_id = 0
 
     def update_now(self) -> None:
-        conversation_id, target = self.current()
+        if not self.composer.isVisible():
+            return  # a hidden or closing window: nothing to show, nothing to count
+        try:
+            conversation_id, target = self.current()
+        except (ParleyError, sqlite3.Error):
+            return  # the store closed under a closing window
         if target is None:
             self._job_id = 0
             self.composer.show_meter("")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QSize, Qt, QUrl
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QDesktopServices,
     QFont,
@@ -130,12 +130,18 @@ class TextBlock(QTextBrowser):
         if cached is not None and cached[0] == width and cached[1] == self._revision:
             return cached[2]
         doc = self.document()
+        if self.kind == "code":
+            # Code doesn't wrap: its height is the same at any width, and setting a text
+            # width here would fight QTextEdit's own no-wrap layout (a relayout per call).
+            height = math.ceil(doc.size().height())
+            if doc.idealWidth() > width:
+                height += self.horizontalScrollBar().sizeHint().height()  # room for the bar
+            self._cached = (width, self._revision, height)
+            return height
         # No frame and no scroll bars: the viewport is as wide as the widget,
         # so this is the same text width QTextEdit lays the document out at.
         doc.setTextWidth(max(1, width))
         height = math.ceil(doc.size().height())
-        if self.kind == "code" and doc.idealWidth() > width:
-            height += self.horizontalScrollBar().sizeHint().height()  # room for the bar
         self._cached = (width, self._revision, height)
         return height
 
@@ -221,7 +227,9 @@ class CodeBlock(QFrame):
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and self.highlighter is not None:
-            self.highlighter.set_spans(self.highlighter.lines, style_name(self.palette()))
+            style = style_name(self.palette())
+            if style != self.highlighter.style:  # a light theme turned dark, or back
+                self.highlighter.set_spans(self.highlighter.lines, style)
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text.source_text)
@@ -234,6 +242,11 @@ class TextSegment(TextBlock):
         super().__init__(kind, parent)
         self.math_keys: dict[MathKey, bool] = {}  # shown formulas: drawn as an image?
         self._waiting = False
+        # Many blocks may show the same formula: each redraws in its own event, so the
+        # event loop runs between them. A child timer dies with the block.
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.timeout.connect(self._redraw_math)
 
     def set_segment(self, segment: Segment) -> None:
         self.set_text(segment.text)
@@ -282,19 +295,22 @@ class TextSegment(TextBlock):
         )  # fmt: skip
 
     def _on_math_rendered(self, key: MathKey) -> None:
-        if key not in self.math_keys:
-            return
+        if key in self.math_keys and not self._redraw_timer.isActive():
+            self._redraw_timer.start(0)
+
+    def _redraw_math(self) -> None:
         renderer = MathRenderer.instance()
-        pending = [k for k in self.math_keys if k != key and not renderer.is_known(k)]
-        if not pending:
-            MathRenderer.instance().rendered.disconnect(self._on_math_rendered)
+        if all(renderer.is_known(k) for k in self.math_keys) and self._waiting:
+            renderer.rendered.disconnect(self._on_math_rendered)
             self._waiting = False
         self.set_text(self.source_text, force=True)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and self.math_keys:
-            self.set_text(self.source_text, force=True)  # formulas in the new text colour
+            color = self.palette().text().color().name()
+            if any(key.color != color for key in self.math_keys):
+                self.set_text(self.source_text, force=True)  # formulas in the new colour
 
 
 def _alt(tex: str) -> str:
