@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat
 
+from app.ui.theme import is_dark
+
 if TYPE_CHECKING:
-    from PySide6.QtGui import QPalette, QTextDocument
+    from PySide6.QtGui import QTextDocument
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,10 @@ ALIASES = {"py": "python", "js": "javascript", "ts": "typescript", "sh": "bash",
            "console": "bash", "c++": "cpp", "rs": "rust", "yml": "yaml"}  # fmt: skip
 
 
-def style_name(palette: QPalette) -> str:
-    return DARK_STYLE if palette.base().color().lightness() < 128 else LIGHT_STYLE
+def style_name() -> str:
+    """The application palette decides (a code block's own background is a translucent
+    tint that would read as dark on any theme)."""
+    return DARK_STYLE if is_dark() else LIGHT_STYLE
 
 
 def lex(text: str, language: str) -> list[LineSpans] | None:

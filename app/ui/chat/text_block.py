@@ -13,6 +13,7 @@ image is ready, or when it can't be drawn, the formula's source shows as code.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl
@@ -22,6 +23,8 @@ from PySide6.QtGui import (
     QFontDatabase,
     QGuiApplication,
     QImage,
+    QTextCharFormat,
+    QTextCursor,
     QTextDocument,
     QTextOption,
     QTextTable,
@@ -220,14 +223,14 @@ class CodeBlock(QFrame):
         if not isinstance(lines, list):
             return
         if self.highlighter is None:
-            self.highlighter = CodeHighlighter(self.text.document(), style_name(self.palette()))
-        self.highlighter.set_spans(lines, style_name(self.palette()))
+            self.highlighter = CodeHighlighter(self.text.document(), style_name())
+        self.highlighter.set_spans(lines, style_name())
         self.highlighted = True
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and self.highlighter is not None:
-            style = style_name(self.palette())
+            style = style_name()
             if style != self.highlighter.style:  # a light theme turned dark, or back
                 self.highlighter.set_spans(self.highlighter.lines, style)
 
@@ -281,6 +284,9 @@ class TextSegment(TextBlock):
         doc.setMarkdown("".join(pieces), MARKDOWN_FEATURES)
         for name, image in images:
             doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+        inline = {key.name for key, drawn in keys.items() if drawn and not key.display}
+        if inline:
+            _center_inline_images(doc, inline)
         _style_tables(doc)
         if waiting and not self._waiting:
             self._waiting = True
@@ -314,7 +320,30 @@ class TextSegment(TextBlock):
 
 
 def _alt(tex: str) -> str:
-    return " ".join(tex.replace("[", "(").replace("]", ")").split())[:120]
+    """Alt text Qt's Markdown reader keeps whole: it splits an image at a backslash escape
+    in its alt text (one image became three here)."""
+    return " ".join(re.sub(r"[^\w\s=+\-*/^().,<>]", " ", tex).split())[:120]
+
+
+def _center_inline_images(doc: QTextDocument, names: set[str]) -> None:
+    """Inline formulas sit on the text's middle, not on its baseline (their depth would
+    lift them above the line)."""
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            fmt = fragment.charFormat()
+            if fmt.isImageFormat() and fmt.toImageFormat().name() in names:
+                cursor = QTextCursor(doc)
+                cursor.setPosition(fragment.position())
+                cursor.setPosition(fragment.position() + fragment.length(),
+                                   QTextCursor.MoveMode.KeepAnchor)  # fmt: skip
+                image = fmt.toImageFormat()
+                image.setVerticalAlignment(QTextCharFormat.VerticalAlignment.AlignMiddle)
+                cursor.setCharFormat(image)
+            it += 1
+        block = block.next()
 
 
 def _as_code(source: str) -> str:
