@@ -71,7 +71,7 @@ def showcase(ctx: object, chat: object, data: Path) -> None:
     store = ctx.store  # type: ignore[attr-defined]
     notes = data / "tides.csv"
     notes.write_text("hour,height\n0,1.2\n6,2.9\n12,1.1\n", encoding="utf-8")
-    conv = store.create("Lighthouse range", target="local:SmolLM2-135M-Instruct-Q4_1")
+    conv = store.create("Lighthouse range", target="local:SmolLM2-135M-Instruct.Q4_1")
     store.add_user_message(conv.id, "How far does the **beam** reach? Use `tides.csv`.",
                            (read_attachment(notes),))
     msg = store.start_assistant_message(conv.id, "local", "llama.cpp", "SmolLM2-135M-Instruct")

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPointF, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from app.core.billing.aggregates import DAY_S, day_start_ts
 from app.ui.billing.format import money
+from app.ui.theme import palette, text_color
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -47,7 +49,6 @@ def preload_pyqtgraph(pool: WorkerPool) -> None:
 
 
 
-INK = "#374151"
 # Tableau 10: distinct, colour-blind friendly, calm on a light background.
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")  # fmt: skip
@@ -72,9 +73,10 @@ class Chart:
     """
 
     def __init__(self, pg: Any, title: str, dates: bool) -> None:
-        # Light background and dark ink, to sit with the rest of the window.
+        # The palette's background and ink, to sit with the rest of the window (issue 17:
+        # a dark theme gives dark charts).
         self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setBackground("w")
+        self.widget.setBackground(palette().color(QPalette.ColorRole.Base))
         self.widget.ci.setContentsMargins(4, 4, 8, 4)
         self.vb = pg.ViewBox(enableMouse=False, enableMenu=False)
         bottom = pg.DateAxisItem if dates else pg.AxisItem
@@ -85,9 +87,10 @@ class Chart:
         for axis in self.axes.values():
             # "USD (x0.001)" reads badly, and each prefix update re-renders the label.
             axis.autoSIPrefix = False
+        ink = text_color()
         for axis in self.axes.values():
-            axis.setPen(INK)
-            axis.setTextPen(INK)
+            axis.setPen(ink)
+            axis.setTextPen(ink)
         # The title is a plain QLabel above the plot (see ChartsPanel.build): pyqtgraph's
         # LabelItem lays out rich text and cost ~35 ms per chart on the tab's first open.
         self.title = title
@@ -198,7 +201,6 @@ class ChartsPanel(QWidget):
             box.setSpacing(2)
             heading = QLabel(title)
             heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            heading.setStyleSheet(f"color: {INK};")
             box.addWidget(heading)
             box.addWidget(chart.widget, 1)
             box.addWidget(readout)
