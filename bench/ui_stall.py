@@ -18,7 +18,6 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +39,7 @@ from app.core.local.catalog import STARTER_NAME
 from tests.helpers.starter import install_into
 
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Generator
 
 HISTORY_CHARS = 200_000

@@ -14,7 +14,6 @@ from app.core.chat.conversations import ConversationStore
 from app.core.chat.export import conversation_to_markdown, export_conversation
 from app.core.chat.folders import FolderStore
 from app.core.chat.importing import ImportFormatError, import_file
-from app.core.chat.prompt import prompt_messages
 from app.core.foundation.errors import ParleyError
 from app.core.foundation.storage import Database
 from tests.helpers.files import write_pdf, write_png
@@ -150,7 +149,8 @@ def test_a_parley_export_imports_back_whole(tmp_path: Path, store: ConversationS
     result = import_file(store, path, "local:m")
     again = store.messages(result.conversation.id)
     assert result.conversation.title == "Round trip" and result.conversation.system_prompt == "S"
-    assert [(m.role, m.content) for m in again] == [("user", "Look"), ("assistant", "A red square.")]
+    assert [(m.role, m.content) for m in again] == [
+        ("user", "Look"), ("assistant", "A red square.")]  # fmt: skip
     assert again[0].attachments == store.messages(conv.id)[0].attachments
 
 

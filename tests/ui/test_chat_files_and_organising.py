@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QApplication
 
 from app.core.chat.backend import Sampling
 from app.ui.chat import ChatTab
-from app.workers import WorkerPool
 from tests.helpers.files import write_png
 
 if TYPE_CHECKING:
@@ -24,17 +23,11 @@ if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
     from app.core.context import AppContext
+    from app.workers import WorkerPool
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 TURN_MS = 120_000
 SHORT = Sampling(temperature=0.0, max_tokens=16)
-
-
-@pytest.fixture
-def pool() -> Iterator[WorkerPool]:
-    workers = WorkerPool()
-    yield workers
-    workers.shutdown()
 
 
 @pytest.fixture

@@ -17,20 +17,12 @@ from app.ui.preferences import GATEWAY_SECTION, TITLE
 from app.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
 
     from pytestqt.qtbot import QtBot
 
     from app.core.context import AppContext
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture
-def pool() -> Iterator[WorkerPool]:
-    workers = WorkerPool()
-    yield workers
-    workers.shutdown()
 
 
 def open_window(qtbot: QtBot, ctx: AppContext, pool: WorkerPool) -> MainWindow:

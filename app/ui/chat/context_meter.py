@@ -13,11 +13,11 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import Signal
 
 from app.core.foundation.errors import ParleyError
+from app.ui.chat.composer_figure import ComposerFigure
 from app.ui.locale_format import number
-from app.workers import FunctionJob
 
 if TYPE_CHECKING:
     import threading
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 
-DELAY_MS = 400
 
 
 def meter_text(usage: ContextUsage) -> str:
@@ -50,7 +49,7 @@ def meter_tip(usage: ContextUsage) -> str:
     return tip
 
 
-class ContextMeter(QObject):
+class ContextMeter(ComposerFigure):
     """Keeps the composer's context meter up to date.
 
     Signals:
@@ -66,26 +65,13 @@ class ContextMeter(QObject):
         composer: Composer,
         current: Callable[[], tuple[int | None, Target | None]],
     ) -> None:
-        super().__init__(composer)
-        self.ctx = ctx
-        self.pool = pool
-        self.composer = composer
-        self.current = current
-        self._job_id = 0
+        super().__init__(ctx, pool, composer, current)
         self.last_usage: ContextUsage | None = None
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(DELAY_MS)
-        self.timer.timeout.connect(self.update_now)
         composer.editor.textChanged.connect(self.schedule)
         composer.attachments_changed.connect(self.schedule)
 
     def schedule(self) -> None:
         self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-        self._job_id = 0
 
     def update_now(self) -> None:
         if not self.composer.isVisible():
@@ -105,22 +91,17 @@ class ContextMeter(QObject):
         def work(_cancel: threading.Event, _progress: ProgressFn) -> ContextUsage:
             return ctx.chat.context_usage(conversation_id, text, target, attachments)
 
-        job = FunctionJob(work)
-        self._job_id = job.job_id
-        job.finished.connect(self.on_usage)
-        job.failed.connect(self.on_failed)
-        self.pool.submit(job, "io")
+        self.submit(work)
 
-    def on_usage(self, job_id: int, data: Any) -> None:
+    def on_result(self, data: Any) -> None:
         from app.core.chat.service import ContextUsage
 
-        if job_id != self._job_id or not isinstance(data, ContextUsage):
+        if not isinstance(data, ContextUsage):
             return
         self.last_usage = data
         self.composer.show_meter(meter_text(data), full=data.will_trim, tip=meter_tip(data))
         self.composer.show_attachment_warning(data.images_refused or "")
         self.updated.emit(data)
 
-    def on_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._job_id:
-            self.composer.show_meter(f"Context: can't count ({message})")
+    def on_error(self, message: str) -> None:
+        self.composer.show_meter(f"Context: can't count ({message})")

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer
-
 from app.core.billing.costs import CostSource
 from app.ui.billing.format import money
-from app.workers import FunctionJob
+from app.ui.chat.composer_figure import ComposerFigure
 
 if TYPE_CHECKING:
     import threading
@@ -27,7 +25,6 @@ if TYPE_CHECKING:
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 
-DELAY_MS = 400
 
 
 def quote_text(quote: Quote, target: Target) -> str:
@@ -45,7 +42,7 @@ def quote_text(quote: Quote, target: Target) -> str:
     return f"Up to {money(quote.amount, quote.currency)} on {target.model} · {tokens}"
 
 
-class CostPreview(QObject):
+class CostPreview(ComposerFigure):
     """Keeps the composer's cost line up to date for the current conversation and target."""
 
     def __init__(
@@ -55,26 +52,13 @@ class CostPreview(QObject):
         composer: Composer,
         current: Callable[[], tuple[int | None, Target | None]],
     ) -> None:
-        super().__init__(composer)
-        self.ctx = ctx
-        self.pool = pool
-        self.composer = composer
-        self.current = current
-        self._job_id = 0
+        super().__init__(ctx, pool, composer, current)
         self.last_quote: Quote | None = None
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(DELAY_MS)
-        self.timer.timeout.connect(self.update_now)
         composer.editor.textChanged.connect(self.schedule)
 
     def schedule(self) -> None:
         if self.composer.text().strip() or self.composer.cost_label.isVisible():
             self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-        self._job_id = 0
 
     def update_now(self) -> None:
         text = self.composer.text()
@@ -87,22 +71,18 @@ class CostPreview(QObject):
             self.composer.show_cost("")
             return
         chat = self.ctx.chat
+        attachments = tuple(self.composer.attachments)
 
         def work(_cancel: threading.Event, _progress: ProgressFn) -> tuple[Quote, Target]:
-            return chat.quote(conversation_id, text, target), target
+            return chat.quote(conversation_id, text, target, attachments), target
 
-        job = FunctionJob(work)
-        self._job_id = job.job_id
-        job.finished.connect(self.on_quote)
-        job.failed.connect(self.on_failed)
-        self.pool.submit(job, "io")
+        self.submit(work)
 
-    def on_quote(self, job_id: int, data: Any) -> None:
-        if job_id == self._job_id and isinstance(data, tuple):
+    def on_result(self, data: Any) -> None:
+        if isinstance(data, tuple):
             quote, target = data
             self.last_quote = quote
             self.composer.show_cost(quote_text(quote, target))
 
-    def on_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._job_id:
-            self.composer.show_cost(f"Can't tell what this will cost: {message}")
+    def on_error(self, message: str) -> None:
+        self.composer.show_cost(f"Can't tell what this will cost: {message}")
