@@ -162,6 +162,7 @@ class ConversationList(QWidget):
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self._emit_search)
         self.folder_store: FolderStore | None = None
+        self._shown: list[tuple[int, str, str, bool, float]] = []  # what each row shows
         self.folders = FolderListWidget(self)
         self.folders.setObjectName("folderList")
         self.folders.setAcceptDrops(True)
@@ -215,23 +216,34 @@ class ConversationList(QWidget):
         self._update_buttons()
 
     def set_conversations(self, conversations: list[Conversation], current_id: int | None) -> None:
-        """Replace the list without announcing a selection change."""
+        """Replace the list without announcing a selection change.
+
+        Rows whose conversation is unchanged are left alone: after a turn, one of 500
+        conversations moved to the top, and rebuilding every row stalled the window."""
+        shown = [(c.id, c.title, c.project or "", c.pinned, c.updated_at) for c in conversations]
         self.list.blockSignals(True)
         try:
-            self.list.clear()
-            for conv in conversations:
-                item = QListWidgetItem(conv.title)
-                item.setData(ID_ROLE, conv.id)
-                item.setData(PROJECT_ROLE, conv.project or "")
-                item.setData(PINNED_ROLE, conv.pinned)
-                project = f"\nProject {conv.project}" if conv.project else ""
-                pinned = "\nPinned" if conv.pinned else ""
-                item.setToolTip(f"{conv.title}\nLast active {_when(conv.updated_at)}"
-                                f"{project}{pinned}")  # fmt: skip
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-                self.list.addItem(item)
-                if conv.id == current_id:
-                    self.list.setCurrentItem(item)
+            if len(shown) != self.list.count():
+                self.list.clear()
+                self._shown = []
+                for _ in conversations:
+                    item = QListWidgetItem()
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+                    self.list.addItem(item)
+            for row, (conv, key) in enumerate(zip(conversations, shown, strict=True)):
+                item = self.list.item(row)
+                if row >= len(self._shown) or self._shown[row] != key:
+                    item.setText(conv.title)
+                    item.setData(ID_ROLE, conv.id)
+                    item.setData(PROJECT_ROLE, conv.project or "")
+                    item.setData(PINNED_ROLE, conv.pinned)
+                    project = f"\nProject {conv.project}" if conv.project else ""
+                    pinned = "\nPinned" if conv.pinned else ""
+                    item.setToolTip(f"{conv.title}\nLast active {_when(conv.updated_at)}"
+                                    f"{project}{pinned}")  # fmt: skip
+            self._shown = shown
+            current = self.ids().index(current_id) if current_id in self.ids() else -1
+            self.list.setCurrentRow(current)
         finally:
             self.list.blockSignals(False)
         self._update_buttons()
