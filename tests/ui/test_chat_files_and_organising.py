@@ -203,6 +203,11 @@ def test_drag_a_conversation_onto_a_folder_and_pin_one(qtbot: QtBot, tab: ChatTa
     menu = lists.context_menu(item)
     next(x for x in menu.actions() if x.text() == "Pin to top").trigger()
     assert lists.ids()[0] == b and tab.ctx.store.get(b).pinned
+    menu = lists.context_menu(lists.list.item(0))
+    assert [x.text() for x in menu.actions() if x.text()] == [
+        "Open", "Rename", "Unpin", "Move to folder", "Copy as Markdown", "Export…", "Delete…"]
+    next(x for x in menu.actions() if x.text() == "Copy as Markdown").trigger()
+    assert QApplication.clipboard().text().startswith("# Lamps")
 
 
 def test_export_and_import_from_the_window(

@@ -135,6 +135,7 @@ class ConversationList(QWidget):
     pin_requested(conversation_id, pinned)
     folder_requested(conversation_id, folder_id): move it (0: out of every folder)
     export_requested(conversation_id)
+    copy_requested(conversation_id): copy it as Markdown
     folders_changed: a folder was made, renamed or deleted
     folder_chosen(folder_id): show that folder (0: everything)
     """
@@ -147,6 +148,7 @@ class ConversationList(QWidget):
     pin_requested = Signal(int, bool)
     folder_requested = Signal(int, int)
     export_requested = Signal(int)
+    copy_requested = Signal(int)
     folders_changed = Signal()
     folder_chosen = Signal(int)
 
@@ -358,6 +360,7 @@ class ConversationList(QWidget):
         move.addAction("No folder", lambda: self.folder_requested.emit(conversation_id, ALL))
         for folder_id in self.folder_ids()[1:]:
             move.addAction(self._folder_name(folder_id), self._mover(conversation_id, folder_id))
+        menu.addAction("Copy as Markdown", lambda: self.copy_requested.emit(conversation_id))
         menu.addAction("Export…", lambda: self.export_requested.emit(conversation_id))
         menu.addSeparator()
 

@@ -145,6 +145,7 @@ class ChatTab(QWidget):
         self.conversations.pin_requested.connect(self.pin_conversation)
         self.conversations.folder_requested.connect(self.move_to_folder)
         self.conversations.export_requested.connect(self.export_conversation)
+        self.conversations.copy_requested.connect(self.copy_conversation)
         self.conversations.folders_changed.connect(self._reload_list)
         self.conversations.folder_chosen.connect(lambda _id: self._reload_list())
         self.toolbar = ConversationToolbar(self)
@@ -331,6 +332,12 @@ class ChatTab(QWidget):
         """Drop a conversation on a folder (folder_id 0: out of every folder)."""
         self.ctx.store.set_folder(conversation_id, folder_id or None)
         self._reload_list()
+
+    def copy_conversation(self, conversation_id: int) -> None:
+        from app.core.chat.export import conversation_to_markdown
+
+        QApplication.clipboard().setText(conversation_to_markdown(self.ctx.store, conversation_id))
+        self.status_message.emit("Copied the conversation as Markdown.")
 
     def confirm_delete_current(self) -> None:
         if self.conversation_id is not None:
