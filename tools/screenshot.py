@@ -59,6 +59,8 @@ def dark_palette() -> object:
                         (roles.Link, "#58a6ff"), (roles.Mid, "#4e5157"),
                         (roles.Dark, "#1e1f22"), (roles.Light, "#4e5157")):  # fmt: skip
         pal.setColor(role, QColor(color))
+    for role in (roles.Text, roles.WindowText, roles.ButtonText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6f737a"))
     return pal
 
 

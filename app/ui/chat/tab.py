@@ -590,6 +590,7 @@ class ChatTab(QWidget):
         if self._loading_model:
             self._loading_model = ""
             self.view.show_loading("", None)
+            self.model_changed.emit()  # the status bar names the model that just loaded
 
     def _on_text(self, text: str) -> None:
         self._end_loading()
