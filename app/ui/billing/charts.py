@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, 
 
 from app.core.billing.aggregates import DAY_S, day_start_ts
 from app.ui.billing.format import money
+from app.ui.locale_format import number
 from app.ui.theme import palette, text_color
 from app.workers import FunctionJob
 
@@ -232,10 +233,10 @@ class ChartsPanel(QWidget):
         if summary.converted:
             parts.append(f"Converted into {currency} at {summary.converted}.")
         if summary.unconverted:
-            parts.append(f"{summary.unconverted:,} requests are in a currency without an exchange "
-                         f"rate and are left out: set one with `parley prices rate`.")  # fmt: skip
+            parts.append(f"{number(summary.unconverted)} requests are in a currency without an "
+                         "exchange rate and are left out: set one with `parley prices rate`.")
         if summary.unpriced:
-            parts.append(f"{summary.unpriced:,} requests have no price yet: set one under "
+            parts.append(f"{number(summary.unpriced)} requests have no price yet: set one under "
                          f"Prices and they will be priced.")  # fmt: skip
         self.notice.setText(" ".join(parts))
         self.notice.setVisible(bool(parts))
@@ -286,9 +287,9 @@ class ChartsPanel(QWidget):
         plot.add(pg.BarGraphItem(x=xs, height=[totals[d] for d in days], width=DAY_S * 0.8,
                                      brush=color, pen=color))  # fmt: skip
         hover = [Bar(x - DAY_S / 2, x + DAY_S / 2,
-                     f"{_day_label(d)}: {totals[d]:,} tokens")
+                     f"{_day_label(d)}: {number(totals[d])} tokens")
                  for x, d in zip(xs, days, strict=True)]  # fmt: skip
-        self.hovers["tokens_per_day"].set_bars(hover, f"{sum(totals.values()):,} tokens")
+        self.hovers["tokens_per_day"].set_bars(hover, f"{number(sum(totals.values()))} tokens")
 
     def _groups(
         self, key: str, groups: tuple[GroupSpend, ...], currency: str, blank: str
@@ -312,7 +313,7 @@ class ChartsPanel(QWidget):
                                      brush=series_color(1)))  # fmt: skip
         plot.set_ticks("left", [(y, name[:28]) for y, (name, _) in zip(ys, top, strict=True)])
         hover = [Bar(y - 0.4, y + 0.4,
-                     f"{name}: {money(v, currency)} over {counts[name]:,} requests")
+                     f"{name}: {money(v, currency)} over {number(counts[name])} requests")
                  for y, (name, v) in zip(ys, top, strict=True)]  # fmt: skip
         self.hovers[key].set_bars(hover, f"{len(merged)} in this range")
 

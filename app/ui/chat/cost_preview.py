@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.billing.costs import CostSource
 from app.ui.billing.format import money
 from app.ui.chat.composer_figure import ComposerFigure
+from app.ui.locale_format import number
 
 if TYPE_CHECKING:
     import threading
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 
 def quote_text(quote: Quote, target: Target) -> str:
     """One line a user reads before sending."""
-    tokens = (f"{quote.prompt_tokens:,} prompt tokens ({quote.token_source}) + up to "
-              f"{quote.max_tokens:,} answer tokens")  # fmt: skip
+    tokens = (f"{number(quote.prompt_tokens)} prompt tokens ({quote.token_source}) + up to "
+              f"{number(quote.max_tokens)} answer tokens")  # fmt: skip
     match quote.basis:
         case CostSource.ENERGY_ESTIMATED:
             return "Local model: costs only this machine's electricity."
