@@ -71,6 +71,7 @@ class ContextMeter(ComposerFigure):
         composer.attachments_changed.connect(self.schedule)
 
     def schedule(self) -> None:
+        self._job_id = 0  # a count already under way is for an older draft: drop it
         self.timer.start()
 
     def update_now(self) -> None:
