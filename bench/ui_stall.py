@@ -290,6 +290,7 @@ def main() -> int:
     highlighted = sum(1 for w in last if getattr(w, "highlighted", False))
     math_images = sum(sum(getattr(w, "math_keys", {}).values()) for w in last)
     listed = len(tab.conversations.ids())
+    costs = sorted(tab.view.render_ms) or [0.0]
     window.close()
     ctx.close()
     passed = stream_max <= MAX_STALL_MS and stream_p99 <= MAX_P99_MS
@@ -308,6 +309,9 @@ def main() -> int:
         median_gap_ms=round(statistics.median(meter.gaps), 3),
         open_ms=round(open_ms, 1),
         conversations_listed=listed,
+        render_median_ms=round(costs[len(costs) // 2], 2),
+        render_p95_ms=round(costs[int(len(costs) * 0.95)], 2),
+        render_max_ms=round(costs[-1], 2),
         code_blocks_highlighted=highlighted,
         math_images=math_images,
     )

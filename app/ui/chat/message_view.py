@@ -9,6 +9,7 @@ that starts when new text arrives and none is pending: one render per
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -100,6 +101,7 @@ class MessageView(QScrollArea):
         self._render_timer.timeout.connect(self._render_live)
         self.renders = 0  # live renders, for tests and the bench
         self.last_render_ms = 0.0
+        self.render_ms: deque[float] = deque(maxlen=10_000)  # each live render's cost
         self._last_render_at = 0.0
         self._follow = True
         bar = self.verticalScrollBar()
@@ -252,6 +254,7 @@ class MessageView(QScrollArea):
             self.renders += 1
             self._last_render_at = time.perf_counter()
             self.last_render_ms = (self._last_render_at - started) * 1000
+            self.render_ms.append(self.last_render_ms)
 
     # scrolling -----------------------------------------------------------------
     def scroll_to_bottom(self) -> None:
