@@ -125,6 +125,7 @@ class MessageWidget(QFrame):
         self.load_bar.setObjectName("loadProgress")
         self.load_bar.setRange(0, 100)
         self.load_bar.setFormat("Loading model… %p%")
+        self.load_bar.setToolTip("Stop (Esc) cancels the load")
         self.load_bar.hide()
         self._can_regenerate = False
         self.notice = QLabel(self)
