@@ -13,31 +13,19 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from app.core.chat.backend import Sampling
-from app.ui.chat import ChatTab
 from tests.helpers.files import write_png
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from pytestqt.qtbot import QtBot
 
-    from app.core.context import AppContext
-    from app.workers import WorkerPool
+    from app.ui.chat import ChatTab
+
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 TURN_MS = 120_000
 SHORT = Sampling(temperature=0.0, max_tokens=16)
-
-
-@pytest.fixture
-def tab(qtbot: QtBot, ctx: AppContext, pool: WorkerPool) -> Iterator[ChatTab]:
-    widget = ChatTab(ctx, pool)
-    qtbot.addWidget(widget)
-    widget.resize(1000, 700)
-    widget.show()
-    yield widget
-    widget.shutdown()
 
 
 def new_conversation(tab: ChatTab) -> int:

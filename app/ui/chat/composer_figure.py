@@ -42,6 +42,11 @@ class ComposerFigure(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(DELAY_MS)
         self.timer.timeout.connect(self.update_now)
+        composer.editor.textChanged.connect(self.schedule)
+        composer.attachments_changed.connect(self.schedule)
+
+    def schedule(self) -> None:
+        self.timer.start()
 
     def update_now(self) -> None:
         raise NotImplementedError

@@ -21,13 +21,8 @@ from app.ui.locale_format import number
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable
 
     from app.core.chat.service import ContextUsage
-    from app.core.chat.targets import Target
-    from app.core.context import AppContext
-    from app.ui.chat.composer import Composer
-    from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 
 
@@ -58,17 +53,7 @@ class ContextMeter(ComposerFigure):
 
     updated = Signal(object)
 
-    def __init__(
-        self,
-        ctx: AppContext,
-        pool: WorkerPool,
-        composer: Composer,
-        current: Callable[[], tuple[int | None, Target | None]],
-    ) -> None:
-        super().__init__(ctx, pool, composer, current)
-        self.last_usage: ContextUsage | None = None
-        composer.editor.textChanged.connect(self.schedule)
-        composer.attachments_changed.connect(self.schedule)
+    last_usage: ContextUsage | None = None  # the newest figure shown
 
     def schedule(self) -> None:
         self._job_id = 0  # a count already under way is for an older draft: drop it

@@ -17,13 +17,9 @@ from app.ui.locale_format import number
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable
 
     from app.core.billing.ledger import Quote
     from app.core.chat.targets import Target
-    from app.core.context import AppContext
-    from app.ui.chat.composer import Composer
-    from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 
 
@@ -46,16 +42,7 @@ def quote_text(quote: Quote, target: Target) -> str:
 class CostPreview(ComposerFigure):
     """Keeps the composer's cost line up to date for the current conversation and target."""
 
-    def __init__(
-        self,
-        ctx: AppContext,
-        pool: WorkerPool,
-        composer: Composer,
-        current: Callable[[], tuple[int | None, Target | None]],
-    ) -> None:
-        super().__init__(ctx, pool, composer, current)
-        self.last_quote: Quote | None = None
-        composer.editor.textChanged.connect(self.schedule)
+    last_quote: Quote | None = None  # the newest figure shown
 
     def schedule(self) -> None:
         if self.composer.text().strip() or self.composer.cost_label.isVisible():
