@@ -23,6 +23,8 @@ from app.commands import (
     prices,
     projects,
     providers,
+    routing,
+    serve,
     usage,
 )
 from app.core.foundation.errors import ParleyError
@@ -32,7 +34,8 @@ from app.logs import configure_logging
 logger = logging.getLogger(__name__)
 
 COMMAND_MODULES = (
-    chat, compare, conversations, projects, models, usage, prices, budget, providers, hardware,
+    chat, compare, conversations, projects, models, usage, prices, budget, providers, routing,
+    serve, hardware,
 )  # fmt: skip
 
 

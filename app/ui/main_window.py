@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app import APP_NAME
 from app.core.foundation.settings import WINDOW_STATE
 from app.ui.chat import ChatTab
+from app.ui.gateway import GatewayController, GatewayIndicator
 from app.ui.locale_format import number
 from app.workers import FunctionJob
 
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.preferences: PreferencesDialog | None = None
         self.actions_by_name: dict[str, QAction] = {}
+        self.gateway = GatewayController(ctx, pool, self)
         self._build_menus()
         self._build_status_bar()
         self.chat_tab.status_message.connect(self.show_status)
@@ -203,7 +205,7 @@ class MainWindow(QMainWindow):
         if self.preferences is None:
             from app.ui.preferences import PreferencesDialog
 
-            self.preferences = PreferencesDialog(self.ctx, self.pool, self)
+            self.preferences = PreferencesDialog(self.ctx, self.pool, self, self.gateway)
             self.preferences.settings_changed.connect(self.chat_tab.refresh)
             self.preferences.providers_requested.connect(self.chat_tab.open_providers)
         else:
@@ -217,9 +219,10 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.model_status = QLabel(self)
         self.model_status.setObjectName("modelStatus")
-        # Left side, not permanent: the gateway (issue 16) adds its own permanent widget on
-        # the right.
+        # Left side, not permanent: the gateway's switch and address sit on the right.
         bar.addWidget(self.model_status)
+        self.gateway_indicator = GatewayIndicator(self.gateway, self)
+        bar.addPermanentWidget(self.gateway_indicator)
         self.update_model_status()
 
     def update_model_status(self) -> None:
@@ -293,6 +296,7 @@ class MainWindow(QMainWindow):
                 self.chat_tab.focus_composer()  # the window opens ready to type
             # After the window is up, so neither delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
+            QTimer.singleShot(0, self.gateway.start_if_enabled)
             self._price_refresh.start()
             self._chart_preload.start()
 
@@ -340,6 +344,7 @@ class MainWindow(QMainWindow):
         # (they resume at the next start).
         self._price_refresh.stop()
         self._chart_preload.stop()
+        self.gateway.shutdown()
         self.chat_tab.shutdown()
         if self._models.content is not None:
             self.models_tab.shutdown()

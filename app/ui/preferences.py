@@ -5,9 +5,9 @@ for new conversations, local costs (electricity price, hardware cost), the
 gateway server, and where Parley keeps its data. Conversation settings stay
 with each conversation; providers keep their own dialog (linked from here).
 
-The gateway server (issue 16) adds its own section through
-`register_section("Gateway server", factory)`; until one is registered the
-section says it isn't in this build.
+The gateway server's section is the window's own switch (issue 16's
+`GatewayIndicator` on the same controller as the status bar), so both always
+agree.
 """
 
 from __future__ import annotations
@@ -35,22 +35,12 @@ from app.core.foundation.settings import DEFAULT_TARGET, OFFLINE_MODE
 from app.core.providers.secrets import PLAINTEXT_FALLBACK
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from app.core.context import AppContext
+    from app.ui.gateway import GatewayController
     from app.workers import WorkerPool
-
-    SectionFactory = Callable[[AppContext, WorkerPool, QWidget], QWidget]
 
 TITLE = "Preferences"
 GATEWAY_SECTION = "Gateway server"
-_sections: dict[str, SectionFactory] = {}
-
-
-def register_section(title: str, factory: SectionFactory) -> None:
-    """Add (or replace) a section of Preferences, built when the window opens. The gateway
-    (issue 16) registers `GATEWAY_SECTION` here."""
-    _sections[title] = factory
 
 
 class PreferencesDialog(QDialog):
@@ -62,12 +52,19 @@ class PreferencesDialog(QDialog):
     settings_changed = Signal()
     providers_requested = Signal()
 
-    def __init__(self, ctx: AppContext, pool: WorkerPool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        pool: WorkerPool,
+        parent: QWidget | None = None,
+        gateway: GatewayController | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(TITLE)
         self.setObjectName("preferences")
         self.ctx = ctx
         self.pool = pool
+        self.gateway = gateway
         self.offline = QCheckBox("Offline mode: send nothing over the network", self)
         self.plaintext = QCheckBox("Store API keys in a plain file when no keyring exists "
                                    "(unsafe)", self)  # fmt: skip
@@ -107,15 +104,7 @@ class PreferencesDialog(QDialog):
         self.costs.settings_changed.connect(self.settings_changed)
         costs_box.addWidget(self.costs)
         column.addWidget(costs)
-        for title in (GATEWAY_SECTION, *[t for t in _sections if t != GATEWAY_SECTION]):
-            group = QGroupBox(title, content)
-            group_box = QVBoxLayout(group)
-            factory = _sections.get(title)
-            widget = factory(self.ctx, self.pool, group) if factory else QLabel(
-                "The gateway server isn't part of this build yet.", group)  # fmt: skip
-            group_box.addWidget(widget)
-            self.sections[title] = widget
-            column.addWidget(group)
+        column.addWidget(self._gateway_section(content))
         data = QGroupBox("Data", content)
         data_row = QHBoxLayout(data)
         data_row.addWidget(QLabel("Conversations, the ledger and models live in", data))
@@ -132,6 +121,25 @@ class PreferencesDialog(QDialog):
         layout.addWidget(scroll, 1)
         layout.addWidget(buttons)
         self.resize(640, 720)
+
+    def _gateway_section(self, parent: QWidget) -> QGroupBox:
+        group = QGroupBox(GATEWAY_SECTION, parent)
+        box = QVBoxLayout(group)
+        widget: QWidget
+        if self.gateway is not None:
+            from app.ui.gateway import GatewayIndicator
+
+            widget = GatewayIndicator(self.gateway, group)
+            hint = QLabel("An OpenAI-compatible API for other apps on this machine. Click "
+                          "its address for the access token and the latest requests.",
+                          group)  # fmt: skip
+            hint.setWordWrap(True)
+            box.addWidget(hint)
+        else:  # a Preferences opened without a window (never in the app)
+            widget = QLabel("The gateway is switched from the main window's status bar.", group)
+        box.addWidget(widget, 0, Qt.AlignmentFlag.AlignLeft)
+        self.sections[GATEWAY_SECTION] = widget
+        return group
 
     def reload(self) -> None:
         settings = self.ctx.settings

@@ -11,10 +11,13 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QDialog
 
 from app.core.foundation.settings import DEFAULT_TARGET, OFFLINE_MODE
+from app.ui.gateway import GatewayIndicator
+from app.ui.gateway.controller import PORT
 from app.ui.locale_format import money, number
 from app.ui.main_window import MainWindow
 from app.ui.preferences import GATEWAY_SECTION, TITLE
 from app.workers import WorkerPool
+from tests.helpers.llama_server import free_port
 
 if TYPE_CHECKING:
 
@@ -61,16 +64,23 @@ def test_menus_are_actions_with_the_platforms_shortcuts(
 def test_preferences_opens_with_ctrl_comma_and_holds_the_app_wide_settings(
     qtbot: QtBot, ctx: AppContext, pool: WorkerPool
 ) -> None:
+    ctx.settings.set(PORT, free_port())
     window = open_window(qtbot, ctx, pool)
     qtbot.keyClick(window.chat_tab.composer.editor, Qt.Key.Key_Comma,
                    Qt.KeyboardModifier.ControlModifier)  # fmt: skip
     prefs = window.preferences
     assert isinstance(prefs, QDialog) and prefs.isVisible()
     assert prefs.windowTitle() == TITLE == "Preferences"
+    # The gateway's switch (issue 16) is the status bar's: switched here, on there too.
+    switch = prefs.sections[GATEWAY_SECTION]
+    assert isinstance(switch, GatewayIndicator) and switch.controller is window.gateway
+    qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.gateway.running, timeout=15_000)
+    qtbot.waitUntil(lambda: window.gateway_indicator.switch.isChecked())
+    assert window.gateway_indicator.details.text().startswith(window.gateway.address)
     prefs.offline.click()
     assert ctx.settings.get(OFFLINE_MODE) is True
     assert prefs.data_folder.text() == str(ctx.root)
-    assert GATEWAY_SECTION in prefs.sections  # the gateway's place, until it lands
     assert prefs.costs.per_kwh.text() == "0.25"  # electricity price lives here too
     starter = prefs.default_target.itemData(1)
     prefs.default_target.setCurrentIndex(1)

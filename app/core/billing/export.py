@@ -38,11 +38,11 @@ COLUMNS = (
     "provider", "model", "prompt_tokens", "completion_tokens", "token_source", "ttft_s",
     "duration_s", "outcome", "request_id", "cost", "currency", "cost_source", "price_input",
     "price_output", "energy_wh", "compare_cost", "requested_model", "price_source",
-    "price_date", "local_date", "display_cost", "display_currency",
+    "price_date", "local_date", "display_cost", "display_currency", "client", "route",
 )  # fmt: skip
 # Free text a user or a provider chose: may hold a comma, a quote or a line break.
 _FREE_TEXT = frozenset({"project", "tag", "backend", "provider", "model", "request_id",
-                        "requested_model", "price_source"})  # fmt: skip
+                        "requested_model", "price_source", "client", "route"})  # fmt: skip
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection, see
 # OWASP's "CSV Injection"): such free text gets a leading apostrophe, shown as text.
 _FORMULA_START = "('=', '+', '-', '@', char(9), char(13))"

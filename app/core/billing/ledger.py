@@ -30,6 +30,7 @@ from app.core.billing.energy import EnergyMonitor, EnergyReading
 from app.core.billing.hourly import ShareMeter, load_hourly
 from app.core.billing.prices import Price, PriceBook
 from app.core.billing.resolve import PriceQuery, PriceResolver
+from app.core.chat.backend import tokens_per_second
 from app.core.foundation.settings import Settings
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class UsageRow:
     price_source: str | None = None
     price_date: str | None = None
     local_day: int | None = None
+    client: str | None = None  # the gateway client that sent it (token label or header)
+    route: str | None = None  # why an `auto` request went where it did
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -241,6 +244,7 @@ class Ledger:
         project: str | None = None,
         tag: str | None = None,
         created_at: float | None = None,
+        client: str | None = None,
     ) -> int:
         try:
             c = self.costing(result, conversation_id)
@@ -253,8 +257,10 @@ class Ledger:
             "INSERT INTO usage (created_at, conversation_id, message_id, backend, provider, "
             "model, prompt_tokens, completion_tokens, token_source, ttft_s, duration_s, outcome, "
             "request_id, project, tag, cost, currency, cost_source, price_input, price_output, "
-            "energy_wh, compare_cost, requested_model, price_source, price_date, local_day) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "energy_wh, compare_cost, requested_model, price_source, price_date, local_day, "
+            "client, route) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?)",
             (
                 when,
                 conversation_id,
@@ -282,6 +288,8 @@ class Ledger:
                 c.price_source,
                 c.price_date,
                 local_day(when),
+                client,
+                result.route,
             ),
         )
         return int(cur.lastrowid or 0)
@@ -300,6 +308,26 @@ class Ledger:
     def get(self, usage_id: int) -> UsageRow | None:
         rows = self.db.query("SELECT * FROM usage WHERE id = ?", (usage_id,))
         return UsageRow(**{k: rows[0][k] for k in _ROW_FIELDS}) if rows else None
+
+    def recent_speed(
+        self, backend: str, model: str | None = None, latest: int = 20
+    ) -> float | None:
+        """Median tokens/s of the latest finished answers from `backend` (and `model`), or None.
+
+        Cloud answers come back under dated or routed ids, so pass no model for them.
+        """
+        where, params = ("backend = ? AND model = ?", (backend, model)) if model else (
+            "backend = ?", (backend,))  # fmt: skip
+        rows = self.db.query(
+            f"SELECT completion_tokens, duration_s, ttft_s FROM usage "
+            f"WHERE {where} AND outcome = 'done' ORDER BY created_at DESC LIMIT ?",
+            (*params, latest),
+        )
+        speeds = sorted(
+            s for r in rows
+            if (s := tokens_per_second(r["completion_tokens"], r["duration_s"], r["ttft_s"]))
+        )  # fmt: skip
+        return speeds[len(speeds) // 2] if speeds else None
 
     def count(self) -> int:
         return int(self.db.scalar("SELECT COUNT(*) FROM usage"))

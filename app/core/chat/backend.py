@@ -106,6 +106,7 @@ class GenerationResult:
     # id the answer came back under. Both feed the one price resolution.
     requested_model: str | None = None
     reported_cost: float | None = None  # USD, when the provider states it (OpenRouter)
+    route: str | None = None  # why an `auto` request went to this target (and what failed)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -120,6 +121,16 @@ def tokens_per_second(
         return None
     gen_time = duration_s - (ttft_s or 0.0)
     return (completion_tokens - 1) / gen_time if gen_time > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who asks, for backends that decide where a request goes (`auto`): what the routing
+    policy's rules look at besides the request itself."""
+
+    project: str | None = None
+    conversation_id: int | None = None
+    local_only: bool = False  # the conversation's own lock (issue 4)
 
 
 class Backend(Protocol):

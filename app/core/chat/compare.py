@@ -28,9 +28,9 @@ from app.core.chat.backend import (
     sent_model,
     tokens_per_second,
 )
+from app.core.chat.metering import check_budgets, spent_result
 from app.core.chat.prompt import prompt_messages
 from app.core.chat.targets import LOCAL, Target
-from app.core.chat.token_count import count_prompt, spent_usage
 from app.core.foundation.errors import NotFoundError, ParleyError
 
 if TYPE_CHECKING:
@@ -247,24 +247,15 @@ class CompareRunner:
         on_delta: DeltaFn,
     ) -> Column:  # fmt: skip
         backend = self.backends.get(target.backend)
-        provider = str(getattr(backend, "provider", backend.name))
         sent = sent_model(backend, target.model)
         parts: list[str] = []
         started = time.monotonic()
-        read = False
         try:
             # Budgets (a hard one refuses this column, nothing sent) and energy meters; the
             # same price resolution and prompt count as a chat turn.
-            prompt, source = 0, str(TokenSource.ESTIMATED)
-            if backend.name != LOCAL and self.ledger.budgets.all():
-                count, how = count_prompt(request.messages, target.model)
-                prompt, source = count, str(how)
-            self.ledger.preflight(
-                conversation_id=None, backend=backend.name, provider=provider, model=sent,
-                project=None, prompt_tokens=prompt, token_source=source,
-                max_tokens=request.sampling.max_tokens,
-            )  # fmt: skip
-            read = True
+            check_budgets(self.ledger, backend, target, request.messages,
+                          request.sampling.max_tokens, project=None,
+                          conversation_id=None)  # fmt: skip
             stream = backend.stream(request, cancel)
             while True:
                 try:
@@ -278,13 +269,8 @@ class CompareRunner:
             message = str(exc) if isinstance(exc, ParleyError) else "Something went wrong."
             if not isinstance(exc, ParleyError):
                 logger.exception("compare column %s failed", target)
-            text = "".join(parts)
             # Bill what it sent and wrote, like a failed chat answer (not the chunk count).
-            usage = spent_usage(request.messages, text, target.model, read=read and bool(parts))
-            result = GenerationResult(
-                text, Outcome.ERROR, usage, backend.name, provider, target.model, None,
-                time.monotonic() - started, error=message,
-            )  # fmt: skip
+            result = spent_result(backend, target, request.messages, parts, started, message)
         if result.requested_model is None:
             result = dataclasses.replace(result, requested_model=sent)
         usage_id = self.ledger.record(result, conversation_id=None, message_id=None,

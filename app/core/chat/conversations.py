@@ -63,6 +63,7 @@ class Message:
     duration_s: float | None = None
     trimmed_turns: int = 0
     attachments: tuple[Attachment, ...] = ()  # files attached to a user message
+    route: str | None = None  # why `auto` sent this answer where it went
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -135,7 +136,7 @@ def _conversation(row: Any) -> Conversation:
 _MESSAGE_COLUMNS = (
     "id, conversation_id, position, role, content, created_at, backend, provider, model, "
     "outcome, error, prompt_tokens, completion_tokens, token_source, ttft_s, duration_s, "
-    "trimmed_turns"
+    "trimmed_turns, route"
 )
 
 
@@ -288,11 +289,11 @@ class ConversationStore:
         cur = conn.execute(
             "INSERT INTO messages (conversation_id, position, role, content, created_at, backend, "
             "provider, model, outcome, error, prompt_tokens, completion_tokens, token_source, "
-            "ttft_s, duration_s, trimmed_turns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?, ?)",
+            "ttft_s, duration_s, trimmed_turns, route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?)",
             (conversation_id, position, m.role, m.content, m.created_at, m.backend, m.provider,
              m.model, m.outcome, m.error, m.prompt_tokens, m.completion_tokens, m.token_source,
-             m.ttft_s, m.duration_s, m.trimmed_turns),
+             m.ttft_s, m.duration_s, m.trimmed_turns, m.route),
         )  # fmt: skip
         message_id = int(cur.lastrowid or 0)
         _insert_attachments(conn, message_id, m.attachments)
@@ -385,13 +386,15 @@ class ConversationStore:
 
     def finish_assistant_message(self, message_id: int, result: GenerationResult) -> None:
         self.db.execute(
-            "UPDATE messages SET content = ?, outcome = ?, error = ?, model = ?, "
-            "prompt_tokens = ?, completion_tokens = ?, token_source = ?, ttft_s = ?, "
-            "duration_s = ?, trimmed_turns = ?, writer_pid = NULL WHERE id = ?",
+            "UPDATE messages SET content = ?, outcome = ?, error = ?, backend = ?, provider = ?, "
+            "model = ?, prompt_tokens = ?, completion_tokens = ?, token_source = ?, ttft_s = ?, "
+            "duration_s = ?, trimmed_turns = ?, route = ?, writer_pid = NULL WHERE id = ?",
             (
                 result.text,
                 str(result.outcome),
                 result.error,
+                result.backend,  # `auto` learns where its answer came from only now
+                result.provider,
                 result.model,
                 result.usage.prompt_tokens,
                 result.usage.completion_tokens,
@@ -399,6 +402,7 @@ class ConversationStore:
                 result.ttft_s,
                 result.duration_s,
                 result.trimmed_turns,
+                result.route,
                 message_id,
             ),
         )

@@ -125,6 +125,7 @@ def _parse_parley(data: dict[str, Any]) -> ParsedConversation:
             completion_tokens=_int(item.get("completion_tokens")),
             token_source=_opt(item.get("token_source")), ttft_s=_float(item.get("ttft_s")),
             duration_s=_float(item.get("duration_s")), attachments=attachments,
+            route=_opt(item.get("route")),
         ))  # fmt: skip
     title = str(data.get("title") or "Imported conversation")
     return ParsedConversation(title, _text(data.get("system_prompt")), tuple(messages), skipped)

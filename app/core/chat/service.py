@@ -15,20 +15,22 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from app.core.chat import metering
 from app.core.chat.backend import (
     Backend,
     ChatMessage,
     GenerationRequest,
     GenerationResult,
     Outcome,
+    RequestContext,
     Sampling,
     TokenSource,
     sent_model,
 )
 from app.core.chat.projects import ProjectStore
-from app.core.chat.targets import LOCAL
+from app.core.chat.prompt import prompt_messages
+from app.core.chat.targets import AUTO, LOCAL
 from app.core.chat.token_count import count_prompt, spent_usage
-from app.core.chat.token_estimate import estimate_prompt_tokens
 from app.core.chat.vision import NO_IMAGES_HINT
 from app.core.foundation.errors import ParleyError, UnknownTargetError
 
@@ -130,21 +132,9 @@ class ChatService:
         from app.core.chat.attachments import message_content
 
         messages = [*history, ChatMessage("user", message_content(text, attachments))]
-        backend = self.backends.get(target.backend)
-        return self._quote(backend, target, messages, max_tokens)
-
-    def _quote(
-        self, backend: Backend, target: Target, messages: Sequence[ChatMessage], max_tokens: int
-    ) -> Quote:
-        if backend.name == LOCAL:  # priced by energy after the fact: nothing to count
-            prompt, source = estimate_prompt_tokens(messages), TokenSource.ESTIMATED
-        else:
-            prompt, source = count_prompt(messages, target.model)
-        return self.ledger.quote(
-            backend=backend.name, provider=str(getattr(backend, "provider", backend.name)),
-            model=sent_model(backend, target.model), prompt_tokens=prompt,
-            token_source=str(source), max_tokens=max_tokens,
-        )  # fmt: skip
+        return metering.quote(
+            self.ledger, self.backends.get(target.backend), target, messages, max_tokens
+        )
 
     def context_usage(
         self,
@@ -158,7 +148,6 @@ class ChatService:
         local model, Mistral's Tekken), else an estimate. Call it off the GUI thread."""
         from app.core.chat.context_fit import prompt_budget
         from app.core.chat.conversations import Message
-        from app.core.chat.prompt import prompt_messages
 
         sampling = Sampling()
         stored: list[Message] = []
@@ -251,11 +240,8 @@ class ChatService:
         recovered = self.store.recover_interrupted()
         for msg in recovered:
             conv = self.store.get(msg.conversation_id)
-            sent = [m for m in self.store.messages(conv.id) if m.position < msg.position]
-            prompt = ([ChatMessage("system", conv.system_prompt)]
-                      if conv.system_prompt.strip() else [])  # fmt: skip
-            prompt += [ChatMessage(m.role, m.content) for m in sent
-                       if m.content or m.role == "user"]  # fmt: skip
+            before = [m for m in self.store.messages(conv.id) if m.position < msg.position]
+            prompt = prompt_messages(conv.system_prompt, before)
             model = msg.model or ""
             requested = model
             with contextlib.suppress(ParleyError):  # a removed provider: bill the id it had
@@ -281,8 +267,9 @@ class ChatService:
         return recovered
 
     def _check_local_only(self, conversation_id: int, target: Target) -> None:
-        # issue 4: a conversation marked local only never leaves this machine.
-        if target.backend != LOCAL and self.store.get(conversation_id).local_only:
+        # issue 4: a conversation marked local only never leaves this machine (`auto` is
+        # told so and keeps it local).
+        if target.backend not in (LOCAL, AUTO) and self.store.get(conversation_id).local_only:
             raise LocalOnlyError(
                 f"This conversation is marked local only, so Parley won't send it to "
                 f"'{target.backend}'.",
@@ -301,20 +288,14 @@ class ChatService:
     ) -> Generator[str, None, TurnResult]:
         conv = self.store.get(conversation_id)
         history = self.store.history(conversation_id)
-        provider = getattr(backend, "provider", backend.name)
+        provider = metering.provider_of(backend)
         sent = sent_model(backend, target.model)
-        # Budgets: warn, or refuse a cloud request (raises) before anything is sent. The
-        # figure is the one the window showed under the message box (`quote`).
-        # Counting can load a tokenizer (seconds, once): only when a budget needs the figure.
-        prompt, source = 0, str(TokenSource.ESTIMATED)
-        if self.ledger.budgets.all():
-            quote = self._quote(backend, target, history, conv.sampling.max_tokens)
-            prompt, source = quote.prompt_tokens, quote.token_source
-        self.ledger.preflight(
-            conversation_id=conv.id, backend=backend.name, provider=provider, model=sent,
-            project=conv.project, prompt_tokens=prompt, token_source=source,
-            max_tokens=conv.sampling.max_tokens,
-        )  # fmt: skip
+        routes_itself = getattr(backend, "stream_routed", None)
+        if routes_itself is None:  # `auto` checks budgets for each target it tries
+            metering.check_budgets(
+                self.ledger, backend, target, history, conv.sampling.max_tokens,
+                project=conv.project, conversation_id=conv.id,
+            )  # fmt: skip
         msg = self.store.start_assistant_message(conv.id, backend.name, provider, target.model)
         bill_to = self.projects.bill_to(conv.project) if backend.name != LOCAL else None
         request = GenerationRequest(tuple(history), conv.sampling, target.model, bill_to)
@@ -322,7 +303,11 @@ class ChatService:
         started = time.monotonic()
         last_checkpoint = started
         result: GenerationResult | None = None
-        stream = backend.stream(request, cancel)
+        if routes_itself is not None:
+            context = RequestContext(conv.project, conv.id, conv.local_only)
+            stream = routes_itself(request, cancel, context)
+        else:
+            stream = backend.stream(request, cancel)
         try:
             while True:
                 try:
@@ -337,17 +322,16 @@ class ChatService:
                     self.store.checkpoint(msg.id, "".join(parts), len(parts))
                     last_checkpoint = now
         except ParleyError as exc:
-            result = self._failed(backend, provider, target, history, parts, started, str(exc))
+            result = metering.spent_result(backend, target, history, parts, started, str(exc))
         except GeneratorExit:
             # The consumer went away (window closed): keep what we have as stopped.
             stream.close()
-            result = self._failed(backend, provider, target, history, parts, started, None)
-            result = dataclasses.replace(result, requested_model=sent)
+            result = metering.spent_result(backend, target, history, parts, started, None)
             self._finish(conv.id, conv.project, msg.id, result)
             raise
         except Exception:
             logger.exception("generation failed")
-            result = self._failed(backend, provider, target, history, parts, started, BUG_MESSAGE)
+            result = metering.spent_result(backend, target, history, parts, started, BUG_MESSAGE)
         assert result is not None
         if result.requested_model is None:
             result = dataclasses.replace(result, requested_model=sent)
@@ -362,30 +346,3 @@ class ChatService:
         return self.ledger.record(
             result, conversation_id=conversation_id, message_id=message_id, project=project
         )
-
-    @staticmethod
-    def _failed(
-        backend: Backend,
-        provider: str,
-        target: Target,
-        history: Sequence[ChatMessage],
-        parts: list[str],
-        started: float,
-        error: str | None,
-    ) -> GenerationResult:
-        # The backend's own count died with it: count what was sent and written, so the
-        # ledger never says zero for text that was written. An error before any text means
-        # the request was refused or never arrived: its prompt was not read.
-        text = "".join(parts)
-        return GenerationResult(
-            text=text,
-            outcome=Outcome.ERROR if error else Outcome.STOPPED,
-            usage=spent_usage(history, text, target.model, read=bool(parts) or error is None),
-            backend=backend.name,
-            provider=provider,
-            model=target.model,
-            ttft_s=None,
-            duration_s=time.monotonic() - started,
-            error=error,
-        )
-

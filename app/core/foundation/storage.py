@@ -273,6 +273,22 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    # issue 16: the gateway's clients and access tokens; why a routed answer went where it did
+    """
+    ALTER TABLE usage ADD COLUMN client TEXT;
+    ALTER TABLE usage ADD COLUMN route TEXT;
+    ALTER TABLE messages ADD COLUMN route TEXT;
+    CREATE INDEX usage_target ON usage(backend, model, created_at);
+    CREATE INDEX usage_backend ON usage(backend, created_at);
+    CREATE TABLE gateway_tokens (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL,
+        project TEXT,
+        sha256 TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    """,
     # issue 17: folders and pinning for conversations; files attached to a user message
     # (text as read, images as their bytes), kept and exported with the conversation.
     """

@@ -28,7 +28,7 @@ from app.core.chat.backend import (
     Usage,
 )
 from app.core.chat.context_fit import fit_messages
-from app.core.foundation.errors import ModelError, UnknownTargetError
+from app.core.foundation.errors import ModelError, ParleyError, UnknownTargetError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Sequence
@@ -159,6 +159,17 @@ class LocalBackend:
             return projector_for(self.catalog.resolve(model).path) is not None
         except (ModelError, UnknownTargetError):
             return False
+
+    def loaded_n_ctx(self, model: str) -> int | None:
+        """The context length `model` is loaded with, or None when another (or none) is."""
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        try:
+            path = str(self.catalog.resolve(model).path)
+        except ParleyError:
+            return None
+        return loaded.options.n_ctx if path == loaded.path else None
 
     def stream(
         self, request: GenerationRequest, cancel: Event

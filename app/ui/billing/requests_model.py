@@ -45,11 +45,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Energy", "energy_wh"),
     ("Cost", "cost"),
     ("Outcome", "outcome"),
+    ("Client", "client"),  # the gateway client that sent it
+    ("Why this target", "route"),  # for `auto`: why it went where it did
 )
 _SELECT = (
     f"SELECT created_at, conversation_id, project, backend, provider, model, prompt_tokens, "
     f"completion_tokens, token_source, ttft_s, {_TPS}, energy_wh, cost, currency, cost_source, "
-    f"outcome, id, price_source, price_date FROM usage"
+    f"outcome, id, price_source, price_date, client, route FROM usage"
 )
 _FILTER = (
     " AND (provider LIKE :text OR model LIKE :text OR backend LIKE :text "
@@ -171,7 +173,7 @@ class RequestsModel(QAbstractTableModel):
     def _cell(v: tuple[Any, ...], column: int, tooltip: bool) -> str:
         (created, conv, project, backend, provider, model, prompt, completion, source, ttft,
          tps, wh, cost, currency, cost_source, outcome, _id, price_source,
-         price_date) = v  # fmt: skip
+         price_date, client, route) = v  # fmt: skip
         match column:
             case 0:
                 return local_time(created)
@@ -201,8 +203,12 @@ class RequestsModel(QAbstractTableModel):
                     return money(cost, currency)
                 where = f"; price from {price_source}, {price_date}" if price_source else ""
                 return f"{money(cost, currency)} ({cost_source}{where})"
-            case _:
+            case 12:
                 return str(outcome)
+            case 13:
+                return client or ""
+            case _:
+                return route or ""
 
     def _page(self, number: int) -> tuple[tuple[Any, ...], ...] | None:
         """The page if loaded; otherwise ask the db lane for it and return None."""

@@ -66,6 +66,8 @@ def notice_text(msg: Message) -> str:
         n = msg.trimmed_turns
         noun = "message was" if n == 1 else "messages were"
         lines.append(f"{n} earlier {noun} left out to fit the model's context.")
+    if msg.route:
+        lines.append(f"Auto sent this to {msg.backend}: {msg.route}.")
     match msg.outcome:
         case Outcome.ERROR:
             lines.append(msg.error or "The answer failed.")
