@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import format_time, print_json, print_table
 from app.core.chat.export import conversation_to_json, conversation_to_markdown
+from app.core.chat.export import export_conversation as export_document
 from app.core.context import AppContext
 from app.core.foundation.errors import ParleyError
 
@@ -32,11 +33,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("project", metavar="NAME", nargs="?", default=None,
                     help="the project's exact name; leave out to take it out of its project")
     sp.set_defaults(handler=set_project)
-    export = verbs.add_parser("export", help="write a conversation as Markdown or JSON")
+    export = verbs.add_parser("export", help="write a conversation as Markdown, JSON or HTML")
     export.add_argument("id", type=int)
-    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("--format", choices=("md", "json", "html"), default="md")
     export.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
     export.set_defaults(handler=export_conversation)
+    imp = verbs.add_parser("import", help="read a Parley JSON export or OpenAI-style messages")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.set_defaults(handler=import_conversation)
 
 
 def _open() -> AppContext:
@@ -85,7 +89,7 @@ def export_conversation(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(conversation_to_json(ctx.store, args.id), ensure_ascii=False, indent=2)
     else:
-        text = conversation_to_markdown(ctx.store, args.id)
+        text = export_document(ctx.store, args.id, args.format)
     if args.output is None:
         sys.stdout.write(text)
         return 0
@@ -96,4 +100,17 @@ def export_conversation(args: argparse.Namespace) -> int:
             f"Couldn't write {args.output} ({exc.strerror}).", "Choose a folder you can write to."
         ) from exc
     print(f"Wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def import_conversation(args: argparse.Namespace) -> int:
+    from app.core.chat.importing import import_file
+
+    ctx = _open()
+    target = ctx.default_target()
+    result = import_file(ctx.store, args.file, str(target) if target else "")
+    skipped = f" ({result.skipped} of other roles skipped)" if result.skipped else ""
+    print(f"Imported conversation {result.conversation.id} “{result.conversation.title}”: "
+          f"{result.messages} messages{skipped}.", file=sys.stderr)  # fmt: skip
+    print(result.conversation.id)
     return 0

@@ -16,7 +16,7 @@ from app.core.chat.targets import AUTO, LOCAL, Target, TargetOption
 from app.core.foundation import offline
 from app.core.foundation.http import close_shared_client
 from app.core.foundation.paths import data_dir, database_path, ensure_writable_dir, models_dir
-from app.core.foundation.settings import OFFLINE_MODE, Settings
+from app.core.foundation.settings import DEFAULT_TARGET, OFFLINE_MODE, Settings
 from app.core.foundation.storage import Database
 from app.core.local.catalog import ModelCatalog
 from app.core.providers._config import ProviderStore
@@ -186,8 +186,24 @@ class AppContext:
         return self.chat.recover_interrupted()
 
     def default_target(self) -> Target | None:
+        """The target new conversations get: the one chosen in Preferences while it is still
+        offered, else the active local model."""
+        chosen = self.settings.get(DEFAULT_TARGET, "")
+        if chosen:
+            target = Target.parse(str(chosen))
+            if target.backend == LOCAL:
+                if (self.catalog.models_dir / f"{target.model}.gguf").is_file():
+                    return target
+            elif self.provider_store.find(target.backend) is not None:
+                return target
         model = self.catalog.active()
         return Target(LOCAL, model.name) if model else None
+
+    def loaded_model(self) -> tuple[str, int] | None:
+        """The local model in memory and its bytes (weights + context), without loading the
+        local backend just to ask."""
+        local = self._services.get("local")
+        return local.loaded_memory() if local is not None else None
 
     def target_options(self) -> list[TargetOption]:
         """Everything the model control offers: local models, `auto`, then providers."""

@@ -48,6 +48,10 @@ COMPONENTS: tuple[Component, ...] = (
     Component("NumPy", "BSD-3-Clause", "numpy-BSD-3-Clause.txt"),
     Component("httpx", "BSD-3-Clause", "httpx-BSD-3-Clause.txt"),
     Component("huggingface_hub", "Apache-2.0", "Apache-2.0.txt"),
+    Component("Pygments", "BSD-2-Clause", "Pygments-BSD-2-Clause.txt"),
+    Component("pypdf", "BSD-3-Clause", "pypdf-BSD-3-Clause.txt"),
+    Component("Matplotlib (mathtext)", "Matplotlib (PSF-based)", "matplotlib-License.txt"),
+    Component("markdown-it-py", "MIT", "markdown-it-py-MIT.txt"),
     Component("Python", "PSF-2.0", "Python-PSF.txt"),
     Component(
         "SmolLM2-135M-Instruct (starter)", "Apache-2.0", "Apache-2.0.txt",

@@ -1,17 +1,30 @@
-"""The main window: Chat · Models · Billing."""
+"""The main window: Chat · Models · Billing, menus built from QActions with the platform's
+standard shortcuts, Preferences, a status bar with the loaded model, and the window's size,
+position, splitters and last tab restored at start (saved when it closes, Ctrl+Q included).
+"""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QByteArray, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import APP_NAME
+from app.core.foundation.settings import WINDOW_STATE
 from app.ui.chat import ChatTab
 from app.ui.gateway import GatewayController, GatewayIndicator
+from app.ui.locale_format import number
 from app.workers import FunctionJob
 from app.workers.downloads import DownloadManager
 
@@ -22,13 +35,13 @@ if TYPE_CHECKING:
     from app.core.context import AppContext
     from app.ui.billing import BillingTab
     from app.ui.models import ModelsTab
+    from app.ui.preferences import PreferencesDialog
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 
 MODELS, BILLING = 1, 2
 PRICE_REFRESH_DELAY_MS = 3000
 BACKUP_DELAY_MS = 20_000  # the daily backup waits until start-up and first clicks are over
-CHART_PRELOAD_DELAY_MS = 4000  # after start-up and the price refresh have settled
 
 
 class LazyTab(QWidget):
@@ -78,13 +91,14 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._billing, "Billing")
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
-        for index in range(3):
-            QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, self._tab_switcher(index))
+        self.preferences: PreferencesDialog | None = None
+        self.actions_by_name: dict[str, QAction] = {}
         self.gateway = GatewayController(ctx, pool, self)
-        self.gateway_indicator = GatewayIndicator(self.gateway, self)
-        self.statusBar().addPermanentWidget(self.gateway_indicator)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(f"&About {APP_NAME}…", self.show_about)
+        self._build_menus()
+        self._build_status_bar()
+        self.chat_tab.status_message.connect(self.show_status)
+        self.chat_tab.model_changed.connect(self.update_model_status)
+        self.restore_state()
         self._first_shown = False
         # Owned by the window, so a window closed before it fires never refreshes.
         self._price_refresh = QTimer(self, singleShot=True, interval=PRICE_REFRESH_DELAY_MS)
@@ -93,8 +107,6 @@ class MainWindow(QMainWindow):
         self._backup_timer.timeout.connect(self.back_up_daily)
         # pyqtgraph's import (~0.4-0.6 s) on a worker once start-up is over, so the first
         # open of the Billing tab only draws (issue 14).
-        self._chart_preload = QTimer(self, singleShot=True, interval=CHART_PRELOAD_DELAY_MS)
-        self._chart_preload.timeout.connect(self._preload_charts)
 
     @property
     def models_tab(self) -> ModelsTab:
@@ -118,6 +130,149 @@ class MainWindow(QMainWindow):
 
     def _tab_switcher(self, index: int) -> Callable[[], None]:
         return lambda: self.tabs.setCurrentIndex(index)
+
+    # menus -----------------------------------------------------------------------
+    def _action(
+        self,
+        name: str,
+        text: str,
+        slot: Callable[[], object],
+        shortcuts: list[QKeySequence] | None = None,
+        role: QAction.MenuRole = QAction.MenuRole.NoRole,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcuts:
+            action.setShortcuts([s for s in shortcuts if not s.isEmpty()])
+        action.setMenuRole(role)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work with the menu bar hidden, too
+        self.actions_by_name[name] = action
+        return action
+
+    def _build_menus(self) -> None:
+        std = QKeySequence.StandardKey
+        chat = self.chat_tab
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self._action("new_conversation", "&New conversation",
+                                         self._new_conversation, [QKeySequence(std.New)]))
+        file_menu.addAction(self._action("import_conversation", "&Import conversation…",
+                                         chat.import_conversation))
+        file_menu.addAction(self._action("export_conversation", "&Export conversation…",
+                                         lambda: chat.export_conversation(None),
+                                         [QKeySequence("Ctrl+Shift+E")]))
+        file_menu.addSeparator()
+        # Cmd+, on macOS is the platform's Preferences key; Ctrl+, elsewhere.
+        preferences = [QKeySequence(std.Preferences), QKeySequence("Ctrl+,")]
+        file_menu.addAction(self._action("preferences", "&Preferences…", self.show_preferences,
+                                         preferences, QAction.MenuRole.PreferencesRole))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("quit", "&Quit", self.quit,
+                                         [QKeySequence(std.Quit), QKeySequence("Ctrl+Q")],
+                                         QAction.MenuRole.QuitRole))  # fmt: skip
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction(self._action("copy", "&Copy", self.copy, [QKeySequence(std.Copy)]))
+        edit_menu.addAction(self._action("find", "&Find conversations", self.find_conversations,
+                                         [QKeySequence(std.Find)]))
+        view_menu = self.menuBar().addMenu("&View")
+        for index, title in enumerate(("&Chat", "&Models", "&Billing")):
+            view_menu.addAction(self._action(f"tab_{index}", title, self._tab_switcher(index),
+                                             [QKeySequence(f"Ctrl+{index + 1}")]))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("about", f"&About {APP_NAME}…", self.show_about,
+                                         role=QAction.MenuRole.AboutRole))  # fmt: skip
+
+    def _new_conversation(self) -> None:
+        self.tabs.setCurrentWidget(self.chat_tab)
+        self.chat_tab.new_conversation()
+
+    def copy(self) -> None:
+        """Copy from whatever has the focus (a message, a code block, a field)."""
+        focused = QApplication.focusWidget()
+        copy = getattr(focused, "copy", None)
+        if callable(copy):
+            copy()
+
+    def find_conversations(self) -> None:
+        self.tabs.setCurrentWidget(self.chat_tab)
+        search = self.chat_tab.conversations.search
+        search.setFocus()
+        search.selectAll()
+
+    def quit(self) -> None:
+        """Ctrl+Q: close the window (its state is saved), which ends the app."""
+        self.close()
+        app = QApplication.instance()
+        if app is not None and not self.isVisible():
+            app.quit()
+
+    def show_preferences(self) -> None:
+        if self.preferences is None:
+            from app.ui.preferences import PreferencesDialog
+
+            self.preferences = PreferencesDialog(self.ctx, self.pool, self, self.gateway)
+            self.preferences.settings_changed.connect(self.chat_tab.refresh)
+            self.preferences.providers_requested.connect(self.chat_tab.open_providers)
+        else:
+            self.preferences.reload()
+        self.preferences.show()
+        self.preferences.raise_()
+        self.preferences.activateWindow()
+
+    # status bar --------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.model_status = QLabel(self)
+        self.model_status.setObjectName("modelStatus")
+        # Left side, not permanent: the gateway's switch and address sit on the right.
+        bar.addWidget(self.model_status)
+        self.gateway_indicator = GatewayIndicator(self.gateway, self)
+        bar.addPermanentWidget(self.gateway_indicator)
+        self.update_model_status()
+
+    def update_model_status(self) -> None:
+        loaded = self.ctx.loaded_model()
+        if loaded is None:
+            self.model_status.setText("No local model loaded")
+            self.model_status.setToolTip("A local model loads with its first message.")
+            return
+        name, size = loaded
+        self.model_status.setText(f"{name} loaded · {number(size / 2**20)} MiB in memory")
+        self.model_status.setToolTip("The local model's weights and its context (KV cache).")
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    # window state --------------------------------------------------------------------
+    def save_state(self) -> None:
+        state = {
+            "geometry": base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii"),
+            "chat_splitter": base64.b64encode(
+                bytes(self.chat_tab.splitter.saveState().data())
+            ).decode("ascii"),
+            "tab": self.tabs.currentIndex(),
+        }
+        try:
+            self.ctx.settings.set(WINDOW_STATE, state)
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("could not save the window state")
+
+    def restore_state(self) -> None:
+        state = self.ctx.settings.get(WINDOW_STATE, None)
+        if not isinstance(state, dict):
+            return
+        try:
+            if geometry := state.get("geometry"):
+                self.restoreGeometry(QByteArray(base64.b64decode(geometry)))
+            if splitter := state.get("chat_splitter"):
+                self.chat_tab.splitter.restoreState(QByteArray(base64.b64decode(splitter)))
+        except (ValueError, TypeError):
+            return  # a damaged entry: start with the defaults
+        tab = state.get("tab")
+        if isinstance(tab, int) and 0 <= tab < self.tabs.count():
+            self.tabs.setCurrentIndex(tab)
 
     def _on_tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
@@ -158,12 +313,6 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.gateway.start_if_enabled)
             self._price_refresh.start()
             self._backup_timer.start()
-            self._chart_preload.start()
-
-    def _preload_charts(self) -> None:
-        from app.ui.billing.charts import preload_pyqtgraph
-
-        preload_pyqtgraph(self.pool)
 
     def _offer_first_run(self) -> None:
         if self.ctx.catalog.list():
@@ -212,11 +361,11 @@ class MainWindow(QMainWindow):
             self._models.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
         # Stop generation (the partial answer is saved as `stopped`) and pause downloads
         # (they resume at the next start).
         self._price_refresh.stop()
         self._backup_timer.stop()
-        self._chart_preload.stop()
         self.gateway.shutdown()
         self.chat_tab.shutdown()
         self.downloads.shutdown()

@@ -126,3 +126,23 @@ def test_an_answer_still_being_written_by_a_live_process_is_left_alone(
                      (parent.pid, parent.create_time(), msg.id))  # fmt: skip
     assert store.recover_interrupted() == []
     assert store.message(msg.id).outcome == "streaming"
+
+
+def test_the_meter_reads_only_the_newest_messages_that_could_be_sent(
+    store: ConversationStore,
+) -> None:
+    conv = store.create()
+    for i in range(300):
+        store.add_user_message(conv.id, f"question {i:03} " + "x" * 86)  # 100 characters
+        answer = store.start_assistant_message(conv.id, "local", "llama.cpp", "m")
+        store.finish_assistant_message(answer.id, _answer(f"answer {i:03} " + "y" * 88))
+    newest, cut = store.newest_within(conv.id, 1_050)
+    # Just past the bound: ten whole messages make 1,000 characters, the eleventh 1,100.
+    assert [m.content[:12] for m in newest[:2]] == ["answer 294 y", "question 295"]
+    assert len(newest) == 11 and newest[-1].content.startswith("answer 299")
+    assert cut
+    everything, cut = store.newest_within(conv.id, 10**9)
+    assert len(everything) == 600 and not cut
+    history, cut = store.history_within(conv.id, 1_050)
+    # The prompt rule still holds: it starts with the user's turn, never an orphan answer.
+    assert history[0].role == "user" and cut

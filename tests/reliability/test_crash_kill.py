@@ -136,11 +136,15 @@ def test_kill_during_an_answer_keeps_its_checkpoints(isolated_dirs: Path, tally:
     tally.check()
 
 
+# Issue 15's migration (the search index over every message) is the slow one to kill in.
+SEARCH_MIGRATION = next(i for i, script in enumerate(MIGRATIONS) if "messages_fts" in script)
+
+
 def _old_database(path: Path, messages: int) -> None:
     """A database at the schema before issue 15's migration, with `messages` messages."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    for version, script in enumerate(MIGRATIONS[:-1]):
+    for version, script in enumerate(MIGRATIONS[:SEARCH_MIGRATION]):
         conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {version + 1}; COMMIT;")
     conn.execute("BEGIN")
     conn.executemany(
@@ -179,7 +183,8 @@ def test_kill_during_a_migration_leaves_the_old_or_the_new_schema(
         db = Database(db_path)  # finishes the migration if the kill came first
         found = ConversationStore(db).list("uber")
         db.close()
-        tally.case(lost=not ok or version not in (SCHEMA_VERSION - 1, SCHEMA_VERSION)
+        # Each migration commits on its own: a kill leaves one of the versions in between.
+        tally.case(lost=not ok or version not in range(SEARCH_MIGRATION, SCHEMA_VERSION + 1)
                    or rows != count or not found, note=f"v{version} {rows} rows")  # fmt: skip
     tally.check()
 

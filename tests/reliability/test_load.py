@@ -71,10 +71,10 @@ def test_opening_reads_the_newest_messages_not_all(
     read = 0
     original = conversations._message
 
-    def counting(row: object) -> conversations.Message:
+    def counting(row: object, attachments: tuple[()] = ()) -> conversations.Message:
         nonlocal read
         read += 1
-        return original(row)
+        return original(row, attachments)
 
     root, big = heavy
     ctx = AppContext.open(root)

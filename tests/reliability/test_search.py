@@ -89,11 +89,11 @@ def test_search_runs_off_the_gui_thread(
     threads: list[str] = []
     original = ConversationStore.list
 
-    def recording_list(self: ConversationStore, search: str = "", limit: int = 1000
-                       ) -> list:  # type: ignore[type-arg]  # fmt: skip
+    def recording_list(self: ConversationStore, search: str = "", limit: int = 1000,
+                       folder_id: int | None = None) -> list:  # type: ignore[type-arg]  # fmt: skip
         if search:
             threads.append(threading.current_thread().name)
-        return original(self, search, limit)
+        return original(self, search, limit, folder_id)
 
     monkeypatch.setattr(ConversationStore, "list", recording_list)
     tab = ChatTab(ctx, pool)

@@ -13,12 +13,12 @@ from app.core.chat.backend import Outcome, Sampling
 from app.core.context import AppContext
 from app.ui.chat import ChatTab
 from app.ui.main_window import MainWindow
-from app.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
 
     from pytestqt.qtbot import QtBot
+
+    from app.workers import WorkerPool
 
 # The offscreen platform cannot resize windows to their size hints; nothing to fix here.
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
@@ -27,23 +27,6 @@ TURN_MS = 120_000  # generous: other work may share this machine's two cores
 SHORT = Sampling(temperature=0.0, max_tokens=24)
 LONG = Sampling(temperature=0.7, max_tokens=1500)
 LONG_PROMPT = "Write a very long story about a dragon who learns to cook. Use many chapters."
-
-
-@pytest.fixture
-def pool() -> Iterator[WorkerPool]:
-    workers = WorkerPool()
-    yield workers
-    workers.shutdown()
-
-
-@pytest.fixture
-def tab(qtbot: QtBot, ctx: AppContext, pool: WorkerPool) -> Iterator[ChatTab]:
-    widget = ChatTab(ctx, pool)
-    qtbot.addWidget(widget)
-    widget.resize(1000, 700)
-    widget.show()
-    yield widget
-    widget.shutdown()
 
 
 def new_conversation(tab: ChatTab, sampling: Sampling = SHORT) -> int:

@@ -33,12 +33,23 @@ class TokenSource(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ImageInput:
+    """An image sent with a user message (issue 17): its MIME type and bytes."""
+
+    mime: str
+    data: bytes
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: str  # "system" | "user" | "assistant"
     content: str
     # The stored turns joined into this one, oldest first (see app.core.chat.prompt);
     # empty for a turn built by hand. Not part of equality: the text is what is sent.
     parts: tuple[str, ...] = field(default=(), compare=False)
+    # Images attached to a user turn; only targets that take images are sent them.
+    images: tuple[ImageInput, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

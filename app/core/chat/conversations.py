@@ -13,8 +13,10 @@ import os
 import re
 import time
 from dataclasses import asdict, dataclass
+from dataclasses import replace as dataclasses_replace
 from typing import TYPE_CHECKING, Any
 
+from app.core.chat.attachments import Attachment
 from app.core.chat.backend import (
     ChatMessage,
     GenerationResult,
@@ -45,6 +47,8 @@ class Conversation:
     target: str
     project: str | None
     local_only: bool
+    folder_id: int | None = None  # issue 17: the folder it sits in, None for none
+    pinned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class Message:
     ttft_s: float | None = None
     duration_s: float | None = None
     trimmed_turns: int = 0
+    attachments: tuple[Attachment, ...] = ()  # files attached to a user message
     route: str | None = None  # why `auto` sent this answer where it went
 
     @property
@@ -73,7 +78,41 @@ class Message:
         return tokens_per_second(self.completion_tokens, self.duration_s, self.ttft_s)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: attachments' bytes as base64 (`attachment_to_dict`)."""
+        data = asdict(self)
+        data["attachments"] = [attachment_to_dict(a) for a in self.attachments]
+        return data
+
+
+def attachment_to_dict(attachment: Attachment) -> dict[str, Any]:
+    import base64
+
+    data = asdict(attachment)
+    data["data"] = base64.b64encode(attachment.data).decode("ascii") if attachment.data else ""
+    return data
+
+
+def attachment_from_dict(data: dict[str, Any]) -> Attachment:
+    """The inverse of `attachment_to_dict`; raises `ValueError` on a malformed entry."""
+    import base64
+    import binascii
+
+    kind = str(data.get("kind", "text"))
+    if kind not in ("text", "image"):
+        raise ValueError(f"unknown attachment kind {kind!r}")
+    try:
+        raw = base64.b64decode(str(data.get("data") or ""), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"attachment data is not base64 ({exc})") from exc
+    return Attachment(
+        name=str(data.get("name") or "attachment"),
+        kind="image" if kind == "image" else "text",
+        mime=str(data.get("mime") or ("image/png" if kind == "image" else "text/plain")),
+        text=str(data.get("text") or ""),
+        data=raw,
+        language=str(data.get("language") or ""),
+        tokens=int(data.get("tokens") or 0),
+    )
 
 
 # Bidi embeddings, overrides and isolates: in a one-line title they can make the title
@@ -102,6 +141,8 @@ def _conversation(row: Any) -> Conversation:
         target=row["target"],
         project=row["project"],
         local_only=bool(row["local_only"]),
+        folder_id=row["folder_id"],
+        pinned=bool(row["pinned"]),
     )
 
 
@@ -112,8 +153,17 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def _message(row: Any) -> Message:
-    return Message(**{key: row[key] for key in row.keys()})  # noqa: SIM118 (sqlite3.Row)
+def _message(row: Any, attachments: tuple[Attachment, ...] = ()) -> Message:
+    fields = {key: row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row)
+    return Message(**fields, attachments=attachments)
+
+
+def _attachment(row: Any) -> Attachment:
+    return Attachment(
+        name=row["name"], kind="image" if row["kind"] == "image" else "text", mime=row["mime"],
+        text=row["text"], data=bytes(row["data"] or b""), language=row["language"],
+        tokens=row["tokens"],
+    )  # fmt: skip
 
 
 class ConversationStore:
@@ -146,12 +196,27 @@ class ConversationStore:
             )
         return _conversation(rows[0])
 
-    def list(self, search: str = "", limit: int = 1000) -> builtins.list[Conversation]:
-        """Most recently active first; `search` keeps those whose title or one message
-        holds every word of it (each word also as a prefix: `bre` finds "bread")."""
+    def list(
+        self, search: str = "", limit: int = 1000, folder_id: int | None = None
+    ) -> builtins.list[Conversation]:
+        """Pinned first, then most recently active. `search` keeps those whose title or one
+        message holds every word of it (each word also as a prefix: `bre` finds "bread");
+        `folder_id` keeps one folder's conversations (None: every conversation)."""
+        if folder_id is not None:
+            rows = self.db.query(
+                "SELECT * FROM conversations WHERE folder_id = ? "
+                "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?",
+                (folder_id, limit),
+            )
+            found = {c.id for c in self.list(search, limit)} if search.strip() else None
+            return [
+                c for c in map(_conversation, rows) if found is None or c.id in found
+            ]
         if not search.strip():
             rows = self.db.query(
-                "SELECT * FROM conversations ORDER BY updated_at DESC, id DESC LIMIT ?", (limit,)
+                "SELECT * FROM conversations ORDER BY pinned DESC, updated_at DESC, id DESC "
+                "LIMIT ?",
+                (limit,),
             )
             return [_conversation(r) for r in rows]
         query = fts_query(search)
@@ -162,7 +227,7 @@ class ConversationStore:
             " SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.id = f.rowid"
             " WHERE messages_fts MATCH :q"
             " UNION SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH :q) "
-            "ORDER BY updated_at DESC, id DESC LIMIT :limit",
+            "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT :limit",
             {"q": query, "limit": limit},
         )
         return [_conversation(r) for r in rows]
@@ -191,6 +256,64 @@ class ConversationStore:
     def set_local_only(self, conversation_id: int, local_only: bool) -> None:
         self._update(conversation_id, "local_only = ?", (int(local_only),))
 
+    def set_pinned(self, conversation_id: int, pinned: bool) -> None:
+        """Pinned conversations stay at the top of the list."""
+        self._update(conversation_id, "pinned = ?", (int(pinned),))
+
+    def set_folder(self, conversation_id: int, folder_id: int | None) -> None:
+        """Move the conversation into `folder_id` (None: out of any folder)."""
+        self._update(conversation_id, "folder_id = ?", (folder_id,))
+
+    def fork(self, message_id: int) -> Conversation:
+        """A new conversation holding everything up to and including `message_id`, with the
+        same settings; the original is untouched. Answers still being written are copied
+        as they stand and marked stopped."""
+        msg = self.message(message_id)
+        conv = self.get(msg.conversation_id)
+        kept = [m for m in self.messages(conv.id) if m.position <= msg.position]
+        with self.db.transaction() as conn:
+            now = time.time()
+            cur = conn.execute(
+                "INSERT INTO conversations (title, created_at, updated_at, system_prompt, "
+                "sampling_json, target, project, local_only, folder_id, pinned) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (title_from(f"{conv.title} (fork)"), now, now, conv.system_prompt,
+                 json.dumps(asdict(conv.sampling)), conv.target, conv.project,
+                 int(conv.local_only), conv.folder_id),
+            )  # fmt: skip
+            new_id = int(cur.lastrowid or 0)
+            for position, m in enumerate(kept):
+                if m.outcome == Outcome.STREAMING:
+                    m = dataclasses_replace(m, outcome=str(Outcome.STOPPED))
+                self._insert_message(conn, new_id, position, m)
+        return self.get(new_id)
+
+    def append_message(self, conversation_id: int, message: Message) -> Message:
+        """Store a finished message as given (imports); its id and position are assigned."""
+        with self.db.transaction() as conn:
+            position = self._next_position(conn, conversation_id)
+            message_id = self._insert_message(conn, conversation_id, position, message)
+            conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?",
+                (time.time(), conversation_id),
+            )
+        return self.message(message_id)
+
+    @staticmethod
+    def _insert_message(conn: Any, conversation_id: int, position: int, m: Message) -> int:
+        cur = conn.execute(
+            "INSERT INTO messages (conversation_id, position, role, content, created_at, backend, "
+            "provider, model, outcome, error, prompt_tokens, completion_tokens, token_source, "
+            "ttft_s, duration_s, trimmed_turns, route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?)",
+            (conversation_id, position, m.role, m.content, m.created_at, m.backend, m.provider,
+             m.model, m.outcome, m.error, m.prompt_tokens, m.completion_tokens, m.token_source,
+             m.ttft_s, m.duration_s, m.trimmed_turns, m.route),
+        )  # fmt: skip
+        message_id = int(cur.lastrowid or 0)
+        _insert_attachments(conn, message_id, m.attachments)
+        return message_id
+
     def touch(self, conversation_id: int) -> None:
         self._update(conversation_id, "updated_at = ?", (time.time(),))
 
@@ -213,7 +336,19 @@ class ConversationStore:
             "AND position >= ? ORDER BY position",
             (conversation_id, since_position),
         )
-        return [_message(r) for r in rows]
+        return self._with_attachments(rows)
+
+    def _with_attachments(self, rows: builtins.list[Any]) -> builtins.list[Message]:
+        """Messages from their rows, each with its attachments (one query for all)."""
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        attached = self._attachments(
+            "SELECT * FROM attachments WHERE message_id IN "
+            "(SELECT value FROM json_each(?)) ORDER BY message_id, position",
+            (json.dumps(ids),),
+        )
+        return [_message(r, attached.get(r["id"], ())) for r in rows]
 
     def last_messages(self, conversation_id: int, limit: int) -> builtins.list[Message]:
         """The newest `limit` messages, in order: opening a conversation of 10,000 messages
@@ -223,7 +358,27 @@ class ConversationStore:
             "ORDER BY position DESC LIMIT ?) ORDER BY position",
             (conversation_id, limit),
         )
-        return [_message(r) for r in rows]
+        return self._with_attachments(rows)
+
+    def newest_within(
+        self, conversation_id: int, max_chars: int
+    ) -> tuple[builtins.list[Message], bool]:
+        """The newest messages whose text adds up to `max_chars` or just past it, in order,
+        and whether older ones were left out. The context meter and the cost quote read
+        this: a 10,000-message conversation can't be sent whole anyway, and reading all of
+        it on every keystroke's recount kept the GUI waiting on the GIL."""
+        rows = self.db.query(
+            f"SELECT {_MESSAGE_COLUMNS}, before FROM (SELECT {_MESSAGE_COLUMNS}, "
+            "SUM(length(content)) OVER (ORDER BY position DESC) - length(content) AS before "
+            "FROM messages WHERE conversation_id = ?) "
+            "WHERE before < ? ORDER BY position",
+            (conversation_id, max_chars),
+        )
+        total = int(self.db.scalar(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conversation_id,)
+        ))  # fmt: skip
+        kept = [{k: r[k] for k in r.keys() if k != "before"} for r in rows]  # noqa: SIM118
+        return self._with_attachments(kept), len(kept) < total
 
     def messages_before(
         self, conversation_id: int, position: int, limit: int
@@ -234,7 +389,7 @@ class ConversationStore:
             "AND position < ? ORDER BY position DESC LIMIT ?) ORDER BY position",
             (conversation_id, position, limit),
         )
-        return [_message(r) for r in rows]
+        return self._with_attachments(rows)
 
     def count_messages_before(self, conversation_id: int, position: int) -> int:
         return int(self.db.scalar(
@@ -246,9 +401,22 @@ class ConversationStore:
         rows = self.db.query(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,))
         if not rows:
             raise NotFoundError(f"There is no message {message_id}.")
-        return _message(rows[0])
+        attached = self._attachments(
+            "SELECT * FROM attachments WHERE message_id = ? ORDER BY position", (message_id,)
+        )
+        return _message(rows[0], attached.get(message_id, ()))
 
-    def add_user_message(self, conversation_id: int, text: str) -> Message:
+    def _attachments(
+        self, sql: str, params: tuple[Any, ...]
+    ) -> dict[int, tuple[Attachment, ...]]:
+        found: dict[int, builtins.list[Attachment]] = {}
+        for row in self.db.query(sql, params):
+            found.setdefault(row["message_id"], []).append(_attachment(row))
+        return {key: tuple(value) for key, value in found.items()}
+
+    def add_user_message(
+        self, conversation_id: int, text: str, attachments: tuple[Attachment, ...] = ()
+    ) -> Message:
         with self.db.transaction() as conn:
             position = self._next_position(conn, conversation_id)
             now = time.time()
@@ -257,10 +425,12 @@ class ConversationStore:
                 "VALUES (?, ?, 'user', ?, ?)",
                 (conversation_id, position, text, now),
             )
+            _insert_attachments(conn, int(cur.lastrowid or 0), attachments)
+            title_text = text if text.strip() else " ".join(a.name for a in attachments)
             conn.execute(
                 "UPDATE conversations SET updated_at = ?, title = CASE WHEN ? = 0 "
                 "AND title = 'New conversation' THEN ? ELSE title END WHERE id = ?",
-                (now, position, title_from(text), conversation_id),
+                (now, position, title_from(title_text), conversation_id),
             )
         return self.message(int(cur.lastrowid or 0))
 
@@ -344,6 +514,15 @@ class ConversationStore:
         conv = self.get(conversation_id)
         return prompt_messages(conv.system_prompt, self.messages(conversation_id))
 
+    def history_within(
+        self, conversation_id: int, max_chars: int
+    ) -> tuple[tuple[ChatMessage, ...], bool]:
+        """`history` of the newest messages only (`newest_within`), and whether older
+        ones were left out."""
+        conv = self.get(conversation_id)
+        newest, cut = self.newest_within(conversation_id, max_chars)
+        return prompt_messages(conv.system_prompt, newest), cut
+
     def has_streaming(self) -> bool:
         """Whether any answer is still marked as being written (crash recovery may be due)."""
         return bool(self.db.query("SELECT 1 FROM messages WHERE outcome = 'streaming' LIMIT 1"))
@@ -375,6 +554,15 @@ class ConversationStore:
             ).fetchone()
             return int(row[0])
         raise NotFoundError(f"There is no conversation {conversation_id}.")
+
+
+def _insert_attachments(conn: Any, message_id: int, attachments: tuple[Attachment, ...]) -> None:
+    conn.executemany(
+        "INSERT INTO attachments (message_id, position, name, kind, mime, language, text, data, "
+        "tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(message_id, i, a.name, a.kind, a.mime, a.language, a.text, a.data or None, a.tokens)
+         for i, a in enumerate(attachments)],
+    )  # fmt: skip
 
 
 # unicode61's token characters are letters and digits; everything else separates words.

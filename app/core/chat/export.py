@@ -1,25 +1,57 @@
-"""Conversations as Markdown or JSON documents (for export and `conversations show`)."""
+"""Conversations as Markdown, JSON or HTML documents (export, `conversations show`).
+
+JSON is Parley's own format (`FORMAT`), read back by `app.core.chat.importing`;
+attachments travel inside it (image bytes as base64). HTML is one standalone
+page: Markdown rendered with markdown-it-py (raw HTML in model output is
+escaped, never passed through), code highlighted with Pygments.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+import html
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from app.core.chat.conversations import ConversationStore
+    from app.core.chat.conversations import ConversationStore, Message
+
+FORMAT = "parley-conversation"
+VERSION = 1
+ExportFormat = Literal["md", "json", "html"]
+SUFFIXES: dict[str, str] = {"md": ".md", "json": ".json", "html": ".html"}
 
 
 def conversation_to_json(store: ConversationStore, conversation_id: int) -> dict[str, Any]:
     conv = store.get(conversation_id)
     return {
+        "format": FORMAT,
+        "version": VERSION,
         "id": conv.id,
         "title": conv.title,
         "created_at": conv.created_at,
         "updated_at": conv.updated_at,
         "system_prompt": conv.system_prompt,
         "project": conv.project,
+        "target": conv.target,
         "messages": [m.to_dict() for m in store.messages(conversation_id)],
     }
+
+
+def _heading(m: Message) -> str:
+    when = dt.datetime.fromtimestamp(m.created_at).strftime("%Y-%m-%d %H:%M")
+    if m.role == "user":
+        return f"You · {when}"
+    return f"{m.model or 'Assistant'} ({m.backend}) · {when} · {m.outcome}"
+
+
+def _attachment_lines(m: Message) -> list[str]:
+    lines: list[str] = []
+    for a in m.attachments:
+        if a.is_image:
+            lines += [f"*Attached image: {a.name}*", ""]
+        else:
+            lines += [a.fenced(), ""]
+    return lines
 
 
 def conversation_to_markdown(store: ConversationStore, conversation_id: int) -> str:
@@ -28,12 +60,83 @@ def conversation_to_markdown(store: ConversationStore, conversation_id: int) -> 
     if conv.system_prompt:
         lines += ["**System:** " + conv.system_prompt, ""]
     for m in store.messages(conversation_id):
-        when = dt.datetime.fromtimestamp(m.created_at).strftime("%Y-%m-%d %H:%M")
-        if m.role == "user":
-            lines.append(f"## You · {when}")
-        else:
-            lines.append(f"## {m.model or 'Assistant'} ({m.backend}) · {when} · {m.outcome}")
+        lines.append(f"## {_heading(m)}")
         lines += ["", m.content, ""]
+        lines += _attachment_lines(m)
         if m.error:
             lines += [f"> {m.error}", ""]
     return "\n".join(lines)
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.5; }
+.msg { border: 1px solid #8884; border-radius: 8px; padding: .2rem 1rem; margin: 1rem 0; }
+.user { background: #3b82f614; }
+.who { font-size: .85rem; opacity: .7; margin-top: .6rem; }
+pre { overflow-x: auto; padding: .6rem; border-radius: 6px; background: #8881; }
+table { border-collapse: collapse; } td, th { border: 1px solid #8886; padding: .2rem .5rem; }
+.note { opacity: .8; font-style: italic; }
+img { max-width: 100%; }
+"""
+
+
+def conversation_to_html(store: ConversationStore, conversation_id: int) -> str:
+    """A standalone HTML page: the same content as the Markdown export, rendered."""
+    from pygments.formatters import HtmlFormatter
+
+    conv = store.get(conversation_id)
+    render = _markdown_renderer()
+    body = [f"<h1>{html.escape(conv.title)}</h1>"]
+    if conv.system_prompt:
+        body.append(f"<p class='note'>System: {html.escape(conv.system_prompt)}</p>")
+    for m in store.messages(conversation_id):
+        parts = [f"<div class='who'>{html.escape(_heading(m))}</div>", render(m.content)]
+        for a in m.attachments:
+            if a.is_image:
+                parts.append(f"<p><img alt='{html.escape(a.name, quote=True)}' "
+                             f"src='{a.data_url()}'></p>")  # fmt: skip
+            else:
+                parts.append(render(a.fenced()))
+        if m.error:
+            parts.append(f"<p class='note'>{html.escape(m.error)}</p>")
+        body.append(f"<div class='msg {html.escape(m.role)}'>{''.join(parts)}</div>")
+    css = _CSS + HtmlFormatter(style="default").get_style_defs(".highlight")
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(conv.title)}</title><style>{css}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def _markdown_renderer() -> Any:
+    from markdown_it import MarkdownIt
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    def code(source: str, language: str, _attrs: str) -> str:
+        try:
+            lexer = get_lexer_by_name(language or "text")
+        except ClassNotFound:
+            return ""  # markdown-it escapes it as plain code
+        return str(highlight(source, lexer, HtmlFormatter(nowrap=False)))
+
+    # "html": False escapes raw HTML in model output instead of passing it through.
+    md = MarkdownIt("commonmark", {"html": False, "highlight": code}).enable("table")
+    return md.render
+
+
+def export_conversation(store: ConversationStore, conversation_id: int, fmt: str) -> str:
+    """The document for `fmt` ("md", "json" or "html")."""
+    import json
+
+    match fmt:
+        case "json":
+            data = conversation_to_json(store, conversation_id)
+            return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        case "html":
+            return conversation_to_html(store, conversation_id)
+        case _:
+            return conversation_to_markdown(store, conversation_id)

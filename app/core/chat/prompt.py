@@ -15,6 +15,10 @@ The rule (the README's "What the model is sent" says the same):
 - The turns start with the user: an answer before any question (none in
   practice) is left out.
 
+Files attached to a user message (issue 17) are part of its turn: each text
+file follows the typed text as a fenced block headed by its name
+(`attachments.message_content`), images travel as the turn's `images`.
+
 A joined turn remembers its parts (`ChatMessage.parts`, oldest first), so
 fitting a long conversation into a model's context can leave out the oldest
 unanswered questions before refusing the prompt (`without_oldest_parts`).
@@ -28,10 +32,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from app.core.chat.attachments import images_of, message_content
 from app.core.chat.backend import ChatMessage
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    from app.core.chat.backend import ImageInput
 
 JOIN = "\n\n"  # between joined turns, and between a folded system prompt and the first turn
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
@@ -55,10 +62,13 @@ def prompt_messages(system_prompt: str, turns: Iterable[Turn]) -> tuple[ChatMess
             continue  # an answer without text; users can't store an empty question
         if not joined and turn.role != USER:
             continue
+        attached = getattr(turn, "attachments", ())
+        content = message_content(turn.content, attached)
+        images = images_of(attached)
         if joined and joined[-1].role == turn.role:
-            joined[-1] = _joined(joined[-1], turn.content)
+            joined[-1] = _joined(joined[-1], content, images)
         else:
-            joined.append(ChatMessage(turn.role, turn.content, (turn.content,)))
+            joined.append(ChatMessage(turn.role, content, (content,), images))
     system = [ChatMessage(SYSTEM, system_prompt)] if system_prompt.strip() else []
     return (*system, *joined)
 
@@ -66,7 +76,7 @@ def prompt_messages(system_prompt: str, turns: Iterable[Turn]) -> tuple[ChatMess
 def without_oldest_parts(message: ChatMessage, dropped: int) -> ChatMessage:
     """A joined turn without its `dropped` oldest parts (at least one part stays)."""
     parts = message.parts[min(dropped, len(message.parts) - 1) :]
-    return ChatMessage(message.role, JOIN.join(parts), parts)
+    return ChatMessage(message.role, JOIN.join(parts), parts, message.images)
 
 
 def fold_system(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:
@@ -77,12 +87,16 @@ def fold_system(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:
     system, rest = messages[0], list(messages[1:])
     if rest and rest[0].role == USER:
         first = rest[0]
-        rest[0] = ChatMessage(USER, system.content + JOIN + first.content, first.parts)
+        rest[0] = ChatMessage(
+            USER, system.content + JOIN + first.content, first.parts, first.images
+        )
     else:
         rest.insert(0, ChatMessage(USER, system.content))
     return tuple(rest)
 
 
-def _joined(previous: ChatMessage, content: str) -> ChatMessage:
+def _joined(
+    previous: ChatMessage, content: str, images: tuple[ImageInput, ...] = ()
+) -> ChatMessage:
     parts = (*previous.parts, content)
-    return ChatMessage(previous.role, JOIN.join(parts), parts)
+    return ChatMessage(previous.role, JOIN.join(parts), parts, (*previous.images, *images))

@@ -23,12 +23,15 @@ from app.core.chat.backend import (
     GenerationResult,
     Outcome,
     RequestContext,
+    Sampling,
+    TokenSource,
     sent_model,
 )
 from app.core.chat.projects import ProjectStore
 from app.core.chat.prompt import prompt_messages
 from app.core.chat.targets import AUTO, LOCAL
-from app.core.chat.token_count import spent_usage
+from app.core.chat.token_count import count_prompt, spent_usage
+from app.core.chat.vision import NO_IMAGES_HINT
 from app.core.foundation.errors import ParleyError, UnknownTargetError
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from threading import Event
 
     from app.core.billing.ledger import Ledger, Quote
+    from app.core.chat.attachments import Attachment
     from app.core.chat.conversations import ConversationStore, Message
     from app.core.chat.targets import Target
 
@@ -43,6 +47,23 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_S = 1.0
 BUG_MESSAGE = "Something went wrong while writing this answer. The details are in Parley's log."
+
+
+# More characters per token than tokenizers average on real text (English prose runs
+# about 4 with Tekken and Llama's): history past this many characters per token of context
+# can't all be sent, so the meter and the quote need not read it.
+CHARS_PER_TOKEN_BOUND = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ContextUsage:
+    """What the context meter shows: the draft plus the history that will be sent."""
+
+    tokens: int
+    context_length: int
+    exact: bool  # counted with the target's tokenizer; an estimate otherwise
+    will_trim: bool  # older turns will be left out to fit
+    images_refused: str | None = None  # why the draft's images can't go to this target
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,28 +120,118 @@ class ChatService:
         self.checkpoint_interval_s = checkpoint_interval_s
         self.projects = ProjectStore(store.db)
 
-    def quote(self, conversation_id: int | None, text: str, target: Target) -> Quote:
+    def quote(
+        self,
+        conversation_id: int | None,
+        text: str,
+        target: Target,
+        attachments: tuple[Attachment, ...] = (),
+    ) -> Quote:
         """What sending `text` now would cost at most: the figure under the message box,
         and the one the hard-budget check uses. Counting may load a tokenizer: call it
         off the GUI thread."""
         history: Sequence[ChatMessage] = ()
         max_tokens = 1024
         if conversation_id is not None:
-            history = self.store.history(conversation_id)
-            max_tokens = self.store.get(conversation_id).sampling.max_tokens
-        messages = [*history, ChatMessage("user", text)]
+            sampling = self.store.get(conversation_id).sampling
+            max_tokens = sampling.max_tokens
+            context = self._context_length(target, sampling)
+            history, _cut = self.store.history_within(
+                conversation_id, context * CHARS_PER_TOKEN_BOUND
+            )
+        from app.core.chat.attachments import message_content
+
+        messages = [*history, ChatMessage("user", message_content(text, attachments))]
         return metering.quote(
             self.ledger, self.backends.get(target.backend), target, messages, max_tokens
         )
 
+    def context_usage(
+        self,
+        conversation_id: int | None,
+        text: str,
+        target: Target,
+        attachments: tuple[Attachment, ...] = (),
+    ) -> ContextUsage:
+        """Tokens of the history plus the draft against the target's context (the meter
+        under the message box). Exact where the target's tokenizer is at hand (the loaded
+        local model, Mistral's Tekken), else an estimate. Call it off the GUI thread."""
+        from app.core.chat.context_fit import prompt_budget
+        from app.core.chat.conversations import Message
+
+        sampling = Sampling()
+        stored: list[Message] = []
+        system = ""
+        cut = False
+        if conversation_id is not None:
+            conv = self.store.get(conversation_id)
+            sampling, system = conv.sampling, conv.system_prompt
+            stored, cut = self.store.newest_within(
+                conversation_id, self._context_length(target, sampling) * CHARS_PER_TOKEN_BOUND
+            )
+        draft = Message(id=0, conversation_id=0, position=-1, role="user", content=text,
+                        created_at=0.0, attachments=attachments)  # fmt: skip
+        turns = [*stored, draft] if text.strip() or attachments else stored
+        messages = prompt_messages(system, turns)
+        backend = self.backends.get(target.backend)
+        exact_count = getattr(backend, "count_prompt", None)
+        counted = exact_count(target.model, messages) if exact_count is not None else None
+        if counted is not None:
+            tokens, exact = int(counted), True
+        else:
+            tokens, source = count_prompt(messages, target.model)
+            exact = source is TokenSource.COUNTED
+        context = self._context_length(target, sampling)
+        refused = None
+        if any(a.is_image for a in attachments) and not self.accepts_images(target):
+            refused = (f"{target.model or target.backend} can't read images: "
+                       f"{self._no_images_reason(target)}")  # fmt: skip
+        return ContextUsage(
+            tokens=tokens,
+            context_length=context,
+            exact=exact and not any(m.images for m in messages),
+            will_trim=cut or tokens > prompt_budget(context, sampling.max_tokens),
+            images_refused=refused,
+        )
+
+    def _context_length(self, target: Target, sampling: Sampling) -> int:
+        """The target's context length in tokens: the loaded local model's own, else the
+        conversation's setting."""
+        context_of = getattr(self.backends.get(target.backend), "context_length", None)
+        if context_of is None:
+            return sampling.context_length
+        return int(context_of(target.model, sampling.context_length))
+
+    def accepts_images(self, target: Target) -> bool:
+        backend = self.backends.get(target.backend)
+        check = getattr(backend, "accepts_images", None)
+        return bool(check(target.model)) if check is not None else False
+
+    def _no_images_reason(self, target: Target) -> str:
+        if target.backend == LOCAL:
+            return ("no multimodal projector (an mmproj GGUF) sits beside this model. "
+                    + NO_IMAGES_HINT)  # fmt: skip
+        return "this model does not take image input. " + NO_IMAGES_HINT
+
     def send(
-        self, conversation_id: int, text: str, target: Target, cancel: Event
+        self,
+        conversation_id: int,
+        text: str,
+        target: Target,
+        cancel: Event,
+        *,
+        attachments: tuple[Attachment, ...] = (),
     ) -> Generator[str, None, TurnResult]:
-        if not text.strip():
+        if not text.strip() and not attachments:
             raise ParleyError("The message is empty.", "Type something to send.")
         self._check_local_only(conversation_id, target)
+        if any(a.is_image for a in attachments) and not self.accepts_images(target):
+            raise ParleyError(
+                f"{target.model or target.backend} can't read images: "
+                f"{self._no_images_reason(target)}"
+            )
         backend = self._prepared(target)
-        self.store.add_user_message(conversation_id, text)
+        self.store.add_user_message(conversation_id, text, attachments)
         return (yield from self._answer(conversation_id, backend, target, cancel))
 
     def regenerate(

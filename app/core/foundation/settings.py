@@ -12,6 +12,8 @@ ACTIVE_MODEL = "active_model"
 N_GPU_LAYERS = "local.n_gpu_layers"  # "auto" or an int
 N_THREADS = "local.n_threads"  # "auto" or an int
 OFFLINE_MODE = "privacy.offline_mode"  # bool: issue 4, no network traffic at all
+DEFAULT_TARGET = "chat.default_target"  # "backend:model" for new conversations; "" = active model
+WINDOW_STATE = "window.state"  # issue 17: geometry, splitters and last tab (base64 / ints)
 
 
 class Settings:

@@ -328,6 +328,31 @@ MIGRATIONS: tuple[str, ...] = (
     END;
     INSERT INTO conversations_fts (rowid, title) SELECT id, parley_fold(title) FROM conversations;
     """,
+    # issue 17: folders and pinning for conversations; files attached to a user message
+    # (text as read, images as their bytes), kept and exported with the conversation.
+    """
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE conversations ADD COLUMN folder_id INTEGER
+        REFERENCES folders(id) ON DELETE SET NULL;
+    ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('text', 'image')),
+        mime TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '',
+        data BLOB,
+        tokens INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (message_id, position)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

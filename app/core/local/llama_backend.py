@@ -9,13 +9,14 @@ reuse the KV cache for the matching token prefix.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from threading import Event
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.chat.backend import (
     ChatMessage,
@@ -27,10 +28,10 @@ from app.core.chat.backend import (
     Usage,
 )
 from app.core.chat.context_fit import fit_messages
-from app.core.foundation.errors import ModelError, ParleyError
+from app.core.foundation.errors import ModelError, ParleyError, UnknownTargetError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Sequence
+    from collections.abc import Callable, Generator, Iterator, Sequence
 
     import llama_cpp
 
@@ -59,6 +60,7 @@ class _Loaded:
     llm: llama_cpp.Llama
     prompt: PromptTokenizer
     load_s: float
+    name: str = ""
 
 
 def default_load_options(n_ctx: int) -> LoadOptions:
@@ -90,6 +92,8 @@ class LocalBackend:
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
         self.loads = 0  # how many times a model was loaded (benches check reuse)
+        # issue 17: told (model name, 0.0-1.0) while a GGUF loads, on the loading thread.
+        self.on_load_progress: Callable[[str, float], None] | None = None
 
     # public ----------------------------------------------------------------
     def prepare(self, model: str) -> InstalledModel:
@@ -114,6 +118,48 @@ class LocalBackend:
     def loaded_path(self) -> str | None:
         return self._loaded.path if self._loaded else None
 
+    def is_loaded(self, model: str) -> bool:
+        """Whether `model` is the one in memory (the next answer starts without loading)."""
+        loaded = self._loaded
+        try:
+            return loaded is not None and loaded.path == str(self.catalog.resolve(model).path)
+        except (ModelError, UnknownTargetError):
+            return False
+
+    def loaded_memory(self) -> tuple[str, int] | None:
+        """The loaded model's name and bytes in memory (weights + context state), or None."""
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        import llama_cpp
+
+        weights = int(llama_cpp.llama_model_size(loaded.llm._model.model))
+        state = int(llama_cpp.llama_state_get_size(loaded.llm._ctx.ctx))
+        return loaded.name, weights + state
+
+    def count_prompt(self, model: str, messages: Sequence[ChatMessage]) -> int | None:
+        """Exact prompt tokens when `model` is loaded (its tokenizer), else None. Reads only
+        the vocabulary, so it runs beside a generation without taking the lock."""
+        loaded = self._loaded
+        if loaded is None or not self.is_loaded(model) or any(m.images for m in messages):
+            return None
+        return len(self._tokenize(loaded, messages))
+
+    def context_length(self, model: str, requested: int) -> int:
+        try:
+            resolved = self.catalog.resolve(model)
+        except (ModelError, UnknownTargetError):
+            return requested
+        return min(requested, resolved.context_length or requested)
+
+    def accepts_images(self, model: str) -> bool:
+        from app.core.local.vision import projector_for
+
+        try:
+            return projector_for(self.catalog.resolve(model).path) is not None
+        except (ModelError, UnknownTargetError):
+            return False
+
     def loaded_n_ctx(self, model: str) -> int | None:
         """The context length `model` is loaded with, or None when another (or none) is."""
         loaded = self._loaded
@@ -133,8 +179,19 @@ class LocalBackend:
             model = self.catalog.resolve(request.model)
             sampling = request.sampling
             n_ctx = min(sampling.context_length, model.context_length or sampling.context_length)
-            loaded = self._ensure_loaded(model, n_ctx)
+            try:
+                loaded = self._ensure_loaded(model, n_ctx, cancel)
+            except ModelError:
+                if not cancel.is_set():
+                    raise
+                return self._stopped_loading(model.name, started)
             llm = loaded.llm
+            if any(m.images for m in request.messages):
+                from app.core.local.vision import stream_with_images
+
+                return (yield from stream_with_images(
+                    llm, model, request, n_ctx, cancel, started, self.provider
+                ))  # fmt: skip
 
             def count(messages: Sequence[ChatMessage]) -> int:
                 return len(self._tokenize(loaded, messages))
@@ -159,6 +216,14 @@ class LocalBackend:
             )
 
     # internals -------------------------------------------------------------
+    def _stopped_loading(self, name: str, started: float) -> GenerationResult:
+        """Stop pressed while the model loaded: nothing was read or written."""
+        return GenerationResult(
+            text="", outcome=Outcome.STOPPED, usage=Usage(0, 0, TokenSource.COUNTED),
+            backend=self.name, provider=self.provider, model=name, ttft_s=None,
+            duration_s=time.monotonic() - started,
+        )  # fmt: skip
+
     def _generate(
         self,
         llm: llama_cpp.Llama,
@@ -233,7 +298,9 @@ class LocalBackend:
     def _tokenize(self, loaded: _Loaded, messages: Sequence[ChatMessage]) -> list[int]:
         return loaded.prompt.tokens(messages)
 
-    def _ensure_loaded(self, model: InstalledModel, n_ctx: int) -> _Loaded:
+    def _ensure_loaded(
+        self, model: InstalledModel, n_ctx: int, cancel: Event | None = None
+    ) -> _Loaded:
         options = self.load_options(n_ctx)
         current = self._loaded
         if current and current.path == str(model.path) and current.options == options:
@@ -252,18 +319,24 @@ class LocalBackend:
 
         gpu_layers = gpu_layers_for(model, options.n_ctx, options.n_gpu_layers)
         t0 = time.monotonic()
+        progress = _load_progress(model.name, self.on_load_progress, cancel)
         try:
-            llm = llama_cpp.Llama(
-                model_path=str(model.path),
-                n_ctx=options.n_ctx,
-                n_batch=N_BATCH,
-                n_gpu_layers=gpu_layers,
-                n_threads=options.n_threads,
-                n_threads_batch=options.n_threads,
-                flash_attn=options.flash_attn,
-                verbose=False,
-            )
+            with _progress_callback(progress):
+                llm = llama_cpp.Llama(
+                    model_path=str(model.path),
+                    n_ctx=options.n_ctx,
+                    n_batch=N_BATCH,
+                    n_gpu_layers=gpu_layers,
+                    n_threads=options.n_threads,
+                    n_threads_batch=options.n_threads,
+                    flash_attn=options.flash_attn,
+                    verbose=False,
+                )
+            # The callback dies with this frame: leave no dangling pointer in the params.
+            llm.model_params.progress_callback = llama_cpp.llama_progress_callback()
         except (ValueError, RuntimeError, OSError) as exc:
+            if cancel is not None and cancel.is_set():
+                raise ModelError(f"Loading {model.name} was cancelled.") from exc
             raise ModelError(
                 f"llama.cpp couldn't load {model.name} ({model.architecture}, "
                 f"{model.size_bytes / 1e9:.1f} GB): {exc}.",
@@ -275,7 +348,7 @@ class LocalBackend:
 
         loaded = _Loaded(
             str(model.path), options, llm, PromptTokenizer(llm, model.name),
-            time.monotonic() - t0,
+            time.monotonic() - t0, model.name,
         )  # fmt: skip
         self._loaded = loaded
         logger.info("loaded %s with %s in %.2fs", model.name, options, loaded.load_s)
@@ -285,3 +358,49 @@ class LocalBackend:
         if self._loaded is not None:
             self._loaded.llm.close()
             self._loaded = None
+
+
+def _load_progress(
+    name: str, listener: Callable[[str, float], None] | None, cancel: Event | None
+) -> Callable[[float], bool]:
+    """llama.cpp's load progress callback: tell `listener`, and abort when `cancel` is set."""
+
+    def progress(fraction: float) -> bool:
+        if listener is not None:
+            try:
+                listener(name, fraction)
+            except Exception:  # a listener's bug must not abort (or crash) the load
+                logger.exception("load progress listener failed")
+        return cancel is None or not cancel.is_set()
+
+    return progress
+
+
+_params_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _progress_callback(progress: Callable[[float], bool]) -> Iterator[None]:
+    """Give the next `Llama(...)` a load progress callback.
+
+    llama-cpp-python (0.3.36) builds its model params inside `Llama.__init__` and takes
+    no `progress_callback`; llama.cpp's params have one (return False aborts the load).
+    Wrapping `llama_model_default_params` for the duration of the constructor sets it.
+    """
+    import llama_cpp
+
+    module = llama_cpp.llama_cpp
+    original = module.llama_model_default_params
+    callback = llama_cpp.llama_progress_callback(lambda value, _data: bool(progress(value)))
+
+    def with_progress() -> Any:
+        params = original()
+        params.progress_callback = callback
+        return params
+
+    with _params_lock:
+        module.llama_model_default_params = with_progress
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = original

@@ -7,7 +7,9 @@ The request body is a contract per kind (tests/providers/test_contracts.py
 checks each against a server as strict as the real one):
 
 - every kind: `model`, `messages` (`role` and `content` only, roles
-  alternating as `app.core.chat.prompt` builds them), `stream: true`,
+  alternating as `app.core.chat.prompt` builds them; a user turn with images
+  has a list of `text` and `image_url` parts, with the image as a data: URL,
+  issue 17), `stream: true`,
   `max_tokens`, `temperature`, `top_p`;
 - OpenAI-compatible and HF: also `stream_options: {"include_usage": true}`, or
   the stream carries no usage;
@@ -27,7 +29,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome
+from app.core.chat.backend import ChatMessage, GenerationRequest, GenerationResult, Outcome
+from app.core.chat.vision import model_accepts_images
 from app.core.foundation.http import shared_client
 from app.core.providers._cancel import closed_on_cancel
 from app.core.providers._common import (
@@ -69,7 +72,7 @@ def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> 
     s = request.sampling
     body: dict[str, Any] = {
         "model": model,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "messages": [_wire_message(m) for m in request.messages],
         "stream": True,
         "max_tokens": s.max_tokens,
         "temperature": s.temperature,
@@ -78,6 +81,18 @@ def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> 
     if kind is not ProviderKind.MISTRAL:
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+def _wire_message(message: ChatMessage) -> dict[str, Any]:
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    import base64
+
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    for image in message.images:
+        url = f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return {"role": message.role, "content": parts}
 
 
 def provider_label(config: ProviderConfig) -> str:
@@ -114,6 +129,10 @@ class OpenAICompatBackend:
     def wire_model(self, model: str) -> str:
         """The model id as the provider wants it in the request body."""
         return model
+
+    def accepts_images(self, model: str) -> bool:
+        """Whether `model` reads image parts (`app.core.chat.vision`)."""
+        return model_accepts_images(self.wire_model(model or self.default_model))
 
     def prepare(self, model: str) -> None:
         """Fail before anything is stored: offline, no key, or a key that must not go there."""

@@ -10,18 +10,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPointF, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from app.core.billing.aggregates import DAY_S, day_start_ts
 from app.ui.billing.format import money
-from app.workers import FunctionJob
+from app.ui.locale_format import number
+from app.ui.theme import palette, text_color
 
 if TYPE_CHECKING:
-    import threading
 
     from app.core.billing.aggregates import BillingSummary, GroupSpend
-    from app.workers import WorkerPool
-    from app.workers.jobs import ProgressFn
 
 EMPTY_TEXT = (
     "No requests in this range yet.\n"
@@ -30,24 +29,6 @@ EMPTY_TEXT = (
 TOP_GROUPS = 12
 
 
-def preload_pyqtgraph(pool: WorkerPool) -> None:
-    """Import pyqtgraph on the "io" lane (the window calls this once start-up is over).
-
-    Its import is most of the Billing tab's first open; done here, the tab only
-    draws. The import creates no Qt object, so a worker thread may run it."""
-    import sys
-
-    if "pyqtgraph" in sys.modules:
-        return
-
-    def work(_cancel: threading.Event, _progress: ProgressFn) -> None:
-        import pyqtgraph  # noqa: F401
-
-    pool.submit(FunctionJob(work), "io")
-
-
-
-INK = "#374151"
 # Tableau 10: distinct, colour-blind friendly, calm on a light background.
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")  # fmt: skip
@@ -72,9 +53,10 @@ class Chart:
     """
 
     def __init__(self, pg: Any, title: str, dates: bool) -> None:
-        # Light background and dark ink, to sit with the rest of the window.
+        # The palette's background and ink, to sit with the rest of the window (issue 17:
+        # a dark theme gives dark charts).
         self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setBackground("w")
+        self.widget.setBackground(palette().color(QPalette.ColorRole.Base))
         self.widget.ci.setContentsMargins(4, 4, 8, 4)
         self.vb = pg.ViewBox(enableMouse=False, enableMenu=False)
         bottom = pg.DateAxisItem if dates else pg.AxisItem
@@ -85,9 +67,10 @@ class Chart:
         for axis in self.axes.values():
             # "USD (x0.001)" reads badly, and each prefix update re-renders the label.
             axis.autoSIPrefix = False
+        ink = text_color()
         for axis in self.axes.values():
-            axis.setPen(INK)
-            axis.setTextPen(INK)
+            axis.setPen(ink)
+            axis.setTextPen(ink)
         # The title is a plain QLabel above the plot (see ChartsPanel.build): pyqtgraph's
         # LabelItem lays out rich text and cost ~35 ms per chart on the tab's first open.
         self.title = title
@@ -198,7 +181,6 @@ class ChartsPanel(QWidget):
             box.setSpacing(2)
             heading = QLabel(title)
             heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            heading.setStyleSheet(f"color: {INK};")
             box.addWidget(heading)
             box.addWidget(chart.widget, 1)
             box.addWidget(readout)
@@ -230,10 +212,10 @@ class ChartsPanel(QWidget):
         if summary.converted:
             parts.append(f"Converted into {currency} at {summary.converted}.")
         if summary.unconverted:
-            parts.append(f"{summary.unconverted:,} requests are in a currency without an exchange "
-                         f"rate and are left out: set one with `parley prices rate`.")  # fmt: skip
+            parts.append(f"{number(summary.unconverted)} requests are in a currency without an "
+                         "exchange rate and are left out: set one with `parley prices rate`.")
         if summary.unpriced:
-            parts.append(f"{summary.unpriced:,} requests have no price yet: set one under "
+            parts.append(f"{number(summary.unpriced)} requests have no price yet: set one under "
                          f"Prices and they will be priced.")  # fmt: skip
         self.notice.setText(" ".join(parts))
         self.notice.setVisible(bool(parts))
@@ -284,9 +266,9 @@ class ChartsPanel(QWidget):
         plot.add(pg.BarGraphItem(x=xs, height=[totals[d] for d in days], width=DAY_S * 0.8,
                                      brush=color, pen=color))  # fmt: skip
         hover = [Bar(x - DAY_S / 2, x + DAY_S / 2,
-                     f"{_day_label(d)}: {totals[d]:,} tokens")
+                     f"{_day_label(d)}: {number(totals[d])} tokens")
                  for x, d in zip(xs, days, strict=True)]  # fmt: skip
-        self.hovers["tokens_per_day"].set_bars(hover, f"{sum(totals.values()):,} tokens")
+        self.hovers["tokens_per_day"].set_bars(hover, f"{number(sum(totals.values()))} tokens")
 
     def _groups(
         self, key: str, groups: tuple[GroupSpend, ...], currency: str, blank: str
@@ -310,7 +292,7 @@ class ChartsPanel(QWidget):
                                      brush=series_color(1)))  # fmt: skip
         plot.set_ticks("left", [(y, name[:28]) for y, (name, _) in zip(ys, top, strict=True)])
         hover = [Bar(y - 0.4, y + 0.4,
-                     f"{name}: {money(v, currency)} over {counts[name]:,} requests")
+                     f"{name}: {money(v, currency)} over {number(counts[name])} requests")
                  for y, (name, v) in zip(ys, top, strict=True)]  # fmt: skip
         self.hovers[key].set_bars(hover, f"{len(merged)} in this range")
 

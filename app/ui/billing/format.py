@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+from app.ui.locale_format import SYMBOLS, money
 
-
-def money(amount: float | None, currency: str | None) -> str:
-    if amount is None:
-        return "no price"
-    sign = "-" if amount < 0 else ""
-    value = abs(amount)
-    digits = 2 if value >= 1 or value == 0 else 4 if value >= 0.0001 else 6
-    symbol = SYMBOLS.get(currency or "")
-    if symbol:
-        return f"{sign}{symbol}{value:,.{digits}f}"
-    return f"{sign}{currency or '?'} {value:,.{digits}f}"
+__all__ = ["SYMBOLS", "energy", "local_time", "money"]
 
 
 def local_time(ts: float) -> str:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.core.billing.costs import reprice_unpriced
 from app.core.billing.prices import KNOWN_CURRENCIES, validate_amount, validate_currency
 from app.core.foundation.errors import ParleyError
+from app.ui.locale_format import number
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ class PricesPanel(QWidget):
             return
         price, priced = data
         self.save.setEnabled(True)
-        note = f" Priced {priced:,} earlier requests." if priced else ""
+        note = f" Priced {number(priced)} earlier requests." if priced else ""
         self.message.setText(f"Saved {price.provider} {price.model}.{note}")
         self.reload()
         self.prices_changed.emit(priced)

@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from app.core.billing.readonly import read_connection
 from app.ui.billing.format import energy, local_time, money
+from app.ui.locale_format import number
 from app.ui.safe_text import plain_tip
 from app.workers import FunctionJob
 
@@ -192,8 +193,8 @@ class RequestsModel(QAbstractTableModel):
             case 5:
                 return str(model)
             case 6:
-                total = f"{prompt + completion:,}"
-                return f"{prompt:,} in · {completion:,} out" if tooltip else total
+                total = f"{number(prompt + completion)}"
+                return f"{number(prompt)} in · {number(completion)} out" if tooltip else total
             case 7:
                 return str(source)
             case 8:

@@ -48,6 +48,7 @@ from app.ui.billing.format import money
 from app.ui.billing.local_panel import LocalCostsPanel
 from app.ui.billing.prices_panel import PricesPanel
 from app.ui.billing.requests_model import RequestsModel, RequestsQuery, count_requests
+from app.ui.locale_format import number
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -325,8 +326,9 @@ class BillingTab(QWidget):
         def work(_cancel: threading.Event, _progress: ProgressFn) -> str:
             result = refresh_hf_prices(book, endpoint)
             priced = reprice_unpriced(db, book)
-            extra = f" Priced {priced:,} earlier requests." if priced else ""
-            return (f"Updated {result.updated:,} Hugging Face prices (kept {result.kept_yours:,} "
+            extra = f" Priced {number(priced)} earlier requests." if priced else ""
+            kept = number(result.kept_yours)
+            return (f"Updated {number(result.updated)} Hugging Face prices (kept {kept} "
                     f"of yours).{extra}")  # fmt: skip
 
         job = FunctionJob(work)
@@ -381,13 +383,13 @@ class BillingTab(QWidget):
 
     def on_export_progress(self, job_id: int, done: object, total: object) -> None:
         if job_id == self._export_job_id and isinstance(done, int) and isinstance(total, int):
-            self.status.setText(f"Exporting… {done:,} of {total:,} requests")
+            self.status.setText(f"Exporting… {number(done)} of {number(total)} requests")
 
     def on_exported(self, job_id: int, result: Any) -> None:
         if job_id != self._export_job_id:
             return
         self.export_button.setEnabled(True)
-        message = f"Exported {result.rows:,} requests to {result.path}."
+        message = f"Exported {number(result.rows)} requests to {result.path}."
         self.status.setText(message)
         self.export_finished.emit(message)
 

@@ -1,34 +1,93 @@
-"""The conversations, most recent first: search, New, Rename, Delete."""
+"""The conversations, pinned then most recent first: search, New, Rename, Delete; folders
+above them (drag a conversation onto one), and a context menu on each conversation."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QInputDialog,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.foundation.errors import ParleyError
 from app.ui.safe_text import plain_tip
+from app.ui.theme import muted
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter
+
     from app.core.chat.conversations import Conversation
+    from app.core.chat.folders import Folder, FolderStore
 
 SEARCH_DELAY_MS = 200  # search once typing pauses, not on every key
 ID_ROLE = Qt.ItemDataRole.UserRole
 PROJECT_ROLE = Qt.ItemDataRole.UserRole + 1
+PINNED_ROLE = Qt.ItemDataRole.UserRole + 2
+CONVERSATION_MIME = "application/x-parley-conversation"
+ALL = 0  # the folder row that shows every conversation
+FOLDER_ROWS_SHOWN = 5  # the folder list grows to this many rows, then scrolls
+
+
+class ConversationListWidget(QListWidget):
+    """The list itself: a dragged conversation carries its id."""
+
+    def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # type: ignore[override]
+        mime = QMimeData()
+        if items:
+            mime.setData(CONVERSATION_MIME, str(int(items[0].data(ID_ROLE))).encode())
+        return mime
+
+    def mimeTypes(self) -> list[str]:
+        return [CONVERSATION_MIME]
+
+
+class FolderListWidget(QListWidget):
+    """Folders; a conversation dropped on one moves into it ("All conversations": out).
+
+    Signals:
+        conversation_dropped(conversation_id, folder_id)
+    """
+
+    conversation_dropped = Signal(int, int)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(CONVERSATION_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        over = self.itemAt(event.position().toPoint())
+        if event.mimeData().hasFormat(CONVERSATION_MIME) and over is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        item = self.itemAt(event.position().toPoint())
+        raw = bytes(event.mimeData().data(CONVERSATION_MIME).data())
+        if item is None or not raw.isdigit():
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.conversation_dropped.emit(int(raw), int(item.data(ID_ROLE)))
 
 
 class ProjectTagDelegate(QStyledItemDelegate):
@@ -41,6 +100,8 @@ class ProjectTagDelegate(QStyledItemDelegate):
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
         project = index.data(PROJECT_ROLE)
+        if index.data(PINNED_ROLE):
+            project = f"pinned · {project}" if project else "pinned"
         if not project:
             super().paint(painter, option, index)
             return
@@ -52,7 +113,7 @@ class ProjectTagDelegate(QStyledItemDelegate):
         title.rect = option.rect.adjusted(0, 0, -width, 0)
         super().paint(painter, title, index)
         painter.save()
-        painter.setPen(QColor("#6b7280"))
+        painter.setPen(muted(option.palette))
         painter.drawText(option.rect.adjusted(0, 0, -4, 0),
                          int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), tag)
         painter.restore()
@@ -77,6 +138,12 @@ class ConversationList(QWidget):
     rename_requested(conversation_id, title)
     delete_requested(conversation_id): after the user confirmed
     search_changed(text)
+    pin_requested(conversation_id, pinned)
+    folder_requested(conversation_id, folder_id): move it (0: out of every folder)
+    export_requested(conversation_id)
+    copy_requested(conversation_id): copy it as Markdown
+    folders_changed: a folder was made, renamed or deleted
+    folder_chosen(folder_id): show that folder (0: everything)
     """
 
     conversation_selected = Signal(int)
@@ -84,6 +151,12 @@ class ConversationList(QWidget):
     rename_requested = Signal(int, str)
     delete_requested = Signal(int)
     search_changed = Signal(str)
+    pin_requested = Signal(int, bool)
+    folder_requested = Signal(int, int)
+    export_requested = Signal(int)
+    copy_requested = Signal(int)
+    folders_changed = Signal()
+    folder_chosen = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,8 +169,29 @@ class ConversationList(QWidget):
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self._emit_search)
-        self.list = QListWidget(self)
+        self.folder_store: FolderStore | None = None
+        self._shown: list[tuple[int, str, str, bool, float]] = []  # what each row shows
+        self.folders = FolderListWidget(self)
+        self.folders.setObjectName("folderList")
+        self.folders.setAcceptDrops(True)
+        self.folders.setDropIndicatorShown(True)
+        self.folders.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.folders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.folders.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.folders.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.folders.customContextMenuRequested.connect(self._folder_menu_at)
+        self.folders.conversation_dropped.connect(self.folder_requested)
+        self.folders.currentItemChanged.connect(self._on_folder_changed)
+        self.new_folder_button = QPushButton("New folder", self)
+        self.new_folder_button.setToolTip("Make a folder; drag conversations onto it")
+        self.new_folder_button.setFlat(True)
+        self.new_folder_button.clicked.connect(self.ask_new_folder)
+        self.list = ConversationListWidget(self)
         self.list.setObjectName("conversations")
+        self.list.setDragEnabled(True)
+        self.list.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._conversation_menu_at)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.list.setUniformItemSizes(True)
@@ -123,31 +217,186 @@ class ConversationList(QWidget):
         layout.setContentsMargins(8, 8, 4, 8)
         layout.setSpacing(6)
         layout.addWidget(self.search)
+        layout.addWidget(self.folders)
+        layout.addWidget(self.new_folder_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         self._update_buttons()
 
     def set_conversations(self, conversations: list[Conversation], current_id: int | None) -> None:
-        """Replace the list without announcing a selection change."""
+        """Replace the list without announcing a selection change.
+
+        Rows whose conversation is unchanged are left alone: after a turn, one of 500
+        conversations moved to the top, and rebuilding every row stalled the window."""
+        shown = [(c.id, c.title, c.project or "", c.pinned, c.updated_at) for c in conversations]
         self.list.blockSignals(True)
         today, days = dt.date.today(), dict[dt.date, str]()
         try:
-            self.list.clear()
-            for conv in conversations:
-                item = QListWidgetItem(conv.title)
-                item.setData(ID_ROLE, conv.id)
-                item.setData(PROJECT_ROLE, conv.project or "")
-                when = _when(conv.updated_at, today, days)
-                project = f"\nProject {conv.project}" if conv.project else ""
-                item.setToolTip(plain_tip(f"{conv.title}\nLast active {when}{project}"))
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-                self.list.addItem(item)
-                if conv.id == current_id:
-                    self.list.setCurrentItem(item)
+            if len(shown) != self.list.count():
+                self.list.clear()
+                self._shown = []
+                for _ in conversations:
+                    item = QListWidgetItem()
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+                    self.list.addItem(item)
+            for row, (conv, key) in enumerate(zip(conversations, shown, strict=True)):
+                item = self.list.item(row)
+                if row >= len(self._shown) or self._shown[row] != key:
+                    item.setText(conv.title)
+                    item.setData(ID_ROLE, conv.id)
+                    item.setData(PROJECT_ROLE, conv.project or "")
+                    item.setData(PINNED_ROLE, conv.pinned)
+                    project = f"\nProject {conv.project}" if conv.project else ""
+                    pinned = "\nPinned" if conv.pinned else ""
+                    when = _when(conv.updated_at, today, days)
+                    item.setToolTip(plain_tip(f"{conv.title}\nLast active {when}{project}{pinned}"))
+            self._shown = shown
+            current = self.ids().index(current_id) if current_id in self.ids() else -1
+            self.list.setCurrentRow(current)
         finally:
             self.list.blockSignals(False)
         self._update_buttons()
 
+    # folders ---------------------------------------------------------------------
+    def set_folders(self, folders: list[Folder]) -> None:
+        """Show "All conversations" and `folders`, keeping the chosen one if it still exists."""
+        chosen = self.current_folder() or ALL
+        self.folders.blockSignals(True)
+        try:
+            self.folders.clear()
+            everything = QListWidgetItem("All conversations")
+            everything.setData(ID_ROLE, ALL)
+            everything.setToolTip("Every conversation; drop one here to take it out of its folder")
+            self.folders.addItem(everything)
+            self.folders.setCurrentItem(everything)
+            for folder in folders:
+                item = QListWidgetItem(f"{folder.name}  ({folder.count})")
+                item.setData(ID_ROLE, folder.id)
+                item.setToolTip(f"Folder {folder.name}: drop conversations here")
+                self.folders.addItem(item)
+                if folder.id == chosen:
+                    self.folders.setCurrentItem(item)
+        finally:
+            self.folders.blockSignals(False)
+        rows = min(self.folders.count(), FOLDER_ROWS_SHOWN)
+        self.folders.setFixedHeight(rows * max(18, self.folders.sizeHintForRow(0)) + 4)
+
+    def current_folder(self) -> int | None:
+        """The folder shown (None: every conversation)."""
+        item = self.folders.currentItem()
+        folder = int(item.data(ID_ROLE)) if item is not None else ALL
+        return folder or None
+
+    def folder_ids(self) -> list[int]:
+        return [int(self.folders.item(i).data(ID_ROLE)) for i in range(self.folders.count())]
+
+    def show_folder(self, folder_id: int) -> None:
+        for i in range(self.folders.count()):
+            if int(self.folders.item(i).data(ID_ROLE)) == folder_id:
+                self.folders.setCurrentRow(i)
+                return
+
+    def ask_new_folder(self) -> None:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("New folder")
+        dialog.setLabelText("Name of the new folder:")
+        dialog.textValueSelected.connect(self.create_folder)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def create_folder(self, name: str) -> int | None:
+        if self.folder_store is None:
+            return None
+        try:
+            folder = self.folder_store.create(name)
+        except ParleyError as exc:
+            QMessageBox.warning(self, "New folder", str(exc))
+            return None
+        self.folders_changed.emit()
+        return folder.id
+
+    def _on_folder_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
+        if current is not None:
+            self.folder_chosen.emit(int(current.data(ID_ROLE)))
+
+    def _folder_menu_at(self, pos: QPoint) -> None:
+        item = self.folders.itemAt(pos)
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.addAction("New folder…", self.ask_new_folder)
+        if item is not None and int(item.data(ID_ROLE)) != ALL:
+            folder_id = int(item.data(ID_ROLE))
+            menu.addAction("Rename folder…", lambda: self._ask_rename_folder(folder_id))
+            menu.addAction("Delete folder", lambda: self._delete_folder(folder_id))
+        menu.popup(self.folders.viewport().mapToGlobal(pos))
+
+    def _ask_rename_folder(self, folder_id: int) -> None:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Rename folder")
+        dialog.setLabelText("New name:")
+        dialog.textValueSelected.connect(lambda name: self._rename_folder(folder_id, name))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _rename_folder(self, folder_id: int, name: str) -> None:
+        if self.folder_store is None:
+            return
+        try:
+            self.folder_store.rename(folder_id, name)
+        except ParleyError as exc:
+            QMessageBox.warning(self, "Rename folder", str(exc))
+            return
+        self.folders_changed.emit()
+
+    def _delete_folder(self, folder_id: int) -> None:
+        """The folder goes; its conversations stay, in no folder."""
+        if self.folder_store is not None:
+            self.folder_store.delete(folder_id)
+            self.folders_changed.emit()
+
+    # context menu on a conversation ----------------------------------------------
+    def context_menu(self, item: QListWidgetItem) -> QMenu:
+        conversation_id = int(item.data(ID_ROLE))
+        pinned = bool(item.data(PINNED_ROLE))
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.select(conversation_id))
+        menu.addAction("Rename", lambda: self.list.editItem(item))
+        menu.addAction("Unpin" if pinned else "Pin to top",
+                       lambda: self.pin_requested.emit(conversation_id, not pinned))  # fmt: skip
+        move = menu.addMenu("Move to folder")
+        move.addAction("No folder", lambda: self.folder_requested.emit(conversation_id, ALL))
+        for folder_id in self.folder_ids()[1:]:
+            move.addAction(self._folder_name(folder_id), self._mover(conversation_id, folder_id))
+        menu.addAction("Copy as Markdown", lambda: self.copy_requested.emit(conversation_id))
+        menu.addAction("Export…", lambda: self.export_requested.emit(conversation_id))
+        menu.addSeparator()
+
+        def delete() -> None:
+            self.select(conversation_id, notify=False)
+            self.confirm_delete()
+
+        menu.addAction("Delete…", delete)
+        return menu
+
+    def _mover(self, conversation_id: int, folder_id: int) -> Callable[[], None]:
+        return lambda: self.folder_requested.emit(conversation_id, folder_id)
+
+    def _folder_name(self, folder_id: int) -> str:
+        for i in range(self.folders.count()):
+            item = self.folders.item(i)
+            if int(item.data(ID_ROLE)) == folder_id:
+                return item.text().rsplit("  (", 1)[0]
+        return str(folder_id)
+
+    def _conversation_menu_at(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        menu = self.context_menu(item)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.list.viewport().mapToGlobal(pos))
+
+    # conversations -----------------------------------------------------------------
     def current_id(self) -> int | None:
         item = self.list.currentItem()
         return int(item.data(ID_ROLE)) if item is not None else None

@@ -9,6 +9,7 @@ that starts when new text arrives and none is pending: one render per
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -53,10 +54,16 @@ class MessageView(QScrollArea):
     Signals:
         resend_requested(message_id, text): a user message was edited and sent
         regenerate_requested: the last answer should be written again
+        fork_requested(message_id): a new conversation up to that message
+        export_requested: export this conversation
+        delete_requested: delete this conversation
     """
 
     resend_requested = Signal(int, str)
     regenerate_requested = Signal()
+    fork_requested = Signal(int)
+    export_requested = Signal()
+    delete_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,6 +110,7 @@ class MessageView(QScrollArea):
         self._render_timer.timeout.connect(self._render_live)
         self.renders = 0  # live renders, for tests and the bench
         self.last_render_ms = 0.0
+        self.render_ms: deque[float] = deque(maxlen=10_000)  # each live render's cost
         self._last_render_at = 0.0
         self._follow = True
         bar = self.verticalScrollBar()
@@ -279,6 +287,11 @@ class MessageView(QScrollArea):
     def live_widget(self) -> MessageWidget | None:
         return self._live
 
+    def show_loading(self, model: str, fraction: float | None) -> None:
+        """The live answer waits for its model to load (None: loaded or not loading)."""
+        if self._live is not None:
+            self._live.show_loading(model, fraction)
+
     def _render_live(self) -> None:
         if self._live is not None:
             started = time.perf_counter()
@@ -286,6 +299,7 @@ class MessageView(QScrollArea):
             self.renders += 1
             self._last_render_at = time.perf_counter()
             self.last_render_ms = (self._last_render_at - started) * 1000
+            self.render_ms.append(self.last_render_ms)
 
     # scrolling -----------------------------------------------------------------
     def scroll_to_bottom(self) -> None:
@@ -311,6 +325,9 @@ class MessageView(QScrollArea):
         widget = MessageWidget(msg, self._canvas)
         widget.resend_requested.connect(self.resend_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)
+        widget.fork_requested.connect(self.fork_requested)
+        widget.export_requested.connect(self.export_requested)
+        widget.delete_requested.connect(self.delete_requested)
         return widget
 
     def _append(self, msg: Message) -> MessageWidget:

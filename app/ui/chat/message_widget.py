@@ -1,16 +1,20 @@
-"""One message in the conversation: its text, actions, and (for answers) what it cost."""
+"""One message in the conversation: its text, attachments, actions (buttons and a context
+menu: copy, edit, fork, regenerate, export, delete), and (for answers) what it cost; while a
+local model loads for it, a progress bar with percent."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
     QToolButton,
@@ -20,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.chat.backend import Outcome
 from app.ui.chat.message_body import MessageBody
-from app.ui.chat.view_model import meta_line, notice_text
+from app.ui.chat.view_model import attachment_line, meta_line, notice_text
 from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:
@@ -74,10 +78,16 @@ class MessageWidget(QFrame):
     Signals:
         resend_requested(message_id, text): the user edited their message and sent it
         regenerate_requested: answer the last question again
+        fork_requested(message_id): a new conversation with everything up to this message
+        export_requested: export the conversation
+        delete_requested: delete the conversation (after the user confirmed)
     """
 
     resend_requested = Signal(int, str)
     regenerate_requested = Signal()
+    fork_requested = Signal(int)
+    export_requested = Signal()
+    delete_requested = Signal()
 
     def __init__(self, message: Message, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,13 +107,29 @@ class MessageWidget(QFrame):
         self.regenerate_button = _tool_button("Regenerate", "Write this answer again", self)
         self.regenerate_button.clicked.connect(self._on_regenerate_clicked)
         self.regenerate_button.hide()
+        self.fork_button = _tool_button(
+            "Fork", "Start a new conversation with everything up to here", self
+        )
+        self.fork_button.clicked.connect(self._on_fork_clicked)
         header = QHBoxLayout()
         header.setSpacing(2)
         header.addWidget(self.author)
         header.addStretch(1)
-        for button in (self.edit_button, self.regenerate_button, self.copy_button):
+        for button in (self.edit_button, self.regenerate_button, self.fork_button,
+                       self.copy_button):  # fmt: skip
             header.addWidget(button)
-        self.body = MessageBody(markdown=not self.is_user, parent=self)
+        self.body = MessageBody(markdown=True, parent=self)  # yours render like answers
+        self.attachments = plain_label(QLabel(self))
+        self.attachments.setObjectName("attachmentLine")
+        self.attachments.setWordWrap(True)
+        self.attachments.hide()
+        self.load_bar = QProgressBar(self)
+        self.load_bar.setObjectName("loadProgress")
+        self.load_bar.setRange(0, 100)
+        self.load_bar.setFormat("Loading model… %p%")
+        self.load_bar.setToolTip("Stop (Esc) cancels the load")
+        self.load_bar.hide()
+        self._can_regenerate = False
         self.notice = plain_label(QLabel(self))
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
@@ -121,6 +147,8 @@ class MessageWidget(QFrame):
         self._layout.setSpacing(4)
         self._layout.addLayout(header)
         self._layout.addWidget(self.body)
+        self._layout.addWidget(self.attachments)
+        self._layout.addWidget(self.load_bar)
         self._layout.addWidget(self.notice)
         self._layout.addWidget(self.meta)
         self.set_message(message)
@@ -135,6 +163,9 @@ class MessageWidget(QFrame):
             return
         self.message = message
         self.body.set_text(message.content)
+        line = attachment_line(message)
+        self.attachments.setText(line)
+        self.attachments.setVisible(bool(line))
         if not self.is_user:
             self.author.setText(message.model or "Assistant")
             self.meta.setText(meta_line(message))
@@ -153,9 +184,54 @@ class MessageWidget(QFrame):
     def set_actions(self, *, can_edit: bool, can_regenerate: bool) -> None:
         self.edit_button.setEnabled(can_edit)
         self.regenerate_button.setVisible(can_regenerate)
+        self._can_regenerate = can_regenerate
+        # Forking copies stored messages: not while this one is being written.
+        self.fork_button.setEnabled(self._saved and can_edit)
+
+    @property
+    def _saved(self) -> bool:
+        return self.message is not None and self.message.id > 0
+
+    def show_loading(self, model: str, fraction: float | None) -> None:
+        """While the model loads: "loading model" and a bar with percent (None: done)."""
+        if fraction is None:
+            self.load_bar.hide()
+            if self.message is not None:
+                self.meta.setText(meta_line(self.message))
+            return
+        self.load_bar.setValue(round(fraction * 100))
+        self.load_bar.setFormat(f"Loading {model}… %p%")
+        self.load_bar.show()
+        self.meta.setText(f"local · {model} · loading model…")
 
     def _on_regenerate_clicked(self) -> None:
         self.regenerate_requested.emit()
+
+    def _on_fork_clicked(self) -> None:
+        if self.message is not None and self.message.id > 0:
+            self.fork_requested.emit(self.message.id)
+
+    def context_menu(self) -> QMenu:
+        """Copy, edit, fork, regenerate, export, delete: the actions this message allows."""
+        menu = QMenu(self)
+        menu.addAction("Copy message", self.copy)
+        if self.is_user:
+            edit = menu.addAction("Edit and resend…", self.start_edit)
+            edit.setEnabled(self.edit_button.isEnabled())
+        fork = menu.addAction("Fork from here", self._on_fork_clicked)
+        fork.setEnabled(self.fork_button.isEnabled())
+        if not self.is_user:
+            regenerate = menu.addAction("Regenerate", self._on_regenerate_clicked)
+            regenerate.setEnabled(self._can_regenerate)
+        menu.addSeparator()
+        menu.addAction("Export conversation…", self.export_requested.emit)
+        menu.addAction("Delete conversation…", self.delete_requested.emit)
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = self.context_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(event.globalPos() if event is not None else self.mapToGlobal(QPoint()))
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.body.text)

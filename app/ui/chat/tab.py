@@ -1,4 +1,8 @@
-"""The Chat tab: conversation list on the left, the conversation on the right."""
+"""The Chat tab: conversation list (folders, pins) on the left, the conversation on the right.
+
+Also the chat's file work: attachments read, conversations exported, imported and forked,
+each on a worker lane.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ import dataclasses
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -33,11 +39,12 @@ from app.core.chat.sampling_defaults import default_sampling
 from app.core.chat.targets import Target
 from app.core.foundation.errors import ParleyError
 from app.ui.chat.composer import Composer
+from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.conversation_list import ConversationList
 from app.ui.chat.cost_preview import CostPreview
 from app.ui.chat.heap import settle_heap
 from app.ui.chat.message_view import MessageView
-from app.ui.chat.style import STYLE
+from app.ui.chat.style import chat_style
 from app.ui.chat.toolbar import ConversationToolbar
 from app.ui.chat.turn_runner import TurnRunner
 from app.ui.chat.view_model import conversation_target
@@ -45,12 +52,17 @@ from app.ui.safe_text import plain_label
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
+    from app.core.chat.attachments import Attachment
     from app.core.chat.service import TurnResult
     from app.core.context import AppContext
     from app.ui.chat.settings_dialog import ConversationSettingsDialog
     from app.ui.compare import CompareView
     from app.workers import WorkerPool
     from app.workers.chat_job import TurnFactory
+    from app.workers.jobs import ProgressFn
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +83,32 @@ class BudgetWarnings(QObject):
         self.warning_received.emit(message)
 
 
+class LoadProgress(QObject):
+    """Carries llama.cpp's load progress (reported on the local lane) to the GUI thread.
+
+    Signals:
+        progressed(model, fraction)
+    """
+
+    progressed = Signal(str, float)
+
+    def report(self, model: str, fraction: float) -> None:
+        self.progressed.emit(model, fraction)
+
+
+EXPORT_FILTERS = {"Markdown (*.md)": "md", "JSON (*.json)": "json", "HTML (*.html)": "html"}
+
+
 class ChatTab(QWidget):
-    """Chat with local and cloud models; every turn runs on the worker pool."""
+    """Chat with local and cloud models; every turn runs on the worker pool.
+
+    Signals:
+        status_message(text): something to say in the window's status bar
+        model_changed: a turn ended (a local model may have loaded)
+    """
+
+    status_message = Signal(str)
+    model_changed = Signal()
 
     def __init__(self, ctx: AppContext, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,13 +120,22 @@ class ChatTab(QWidget):
         self._search = ""
         self._search_job: FunctionJob | None = None
         self._pending_prompt = ""
+        self._pending_attachments: tuple[Attachment, ...] = ()
+        self._loading_model = ""
         self._closing = False
+        self._file_jobs: dict[str, int] = {}
+        self.file_dialog: QFileDialog | None = None
+        self.load_progress = LoadProgress(self)
+        self.load_progress.progressed.connect(self._on_load_progress)
         self.runner = TurnRunner(pool, self)
         self.runner.text_received.connect(self._on_text)
         self.runner.turn_finished.connect(self._on_finished)
         self.runner.turn_failed.connect(self._on_failed)
         self.runner.turn_ended.connect(self._on_ended)
         self.conversations = ConversationList(self)
+        from app.core.chat.folders import FolderStore
+
+        self.conversations.folder_store = FolderStore(ctx.db)
         self.conversations.conversation_selected.connect(self.open_conversation)
         # A click (or Enter) chooses a conversation: type into it at once. Arrow keys only
         # browse, so the list keeps the focus for them.
@@ -100,6 +145,12 @@ class ChatTab(QWidget):
         self.conversations.rename_requested.connect(self.rename_conversation)
         self.conversations.delete_requested.connect(self.delete_conversation)
         self.conversations.search_changed.connect(self.search)
+        self.conversations.pin_requested.connect(self.pin_conversation)
+        self.conversations.folder_requested.connect(self.move_to_folder)
+        self.conversations.export_requested.connect(self.export_conversation)
+        self.conversations.copy_requested.connect(self.copy_conversation)
+        self.conversations.folders_changed.connect(self._reload_list)
+        self.conversations.folder_chosen.connect(lambda _id: self._reload_list())
         self.toolbar = ConversationToolbar(self)
         self.toolbar.target_chosen.connect(self.choose_target)
         self.toolbar.local_only_toggled.connect(self.set_local_only)
@@ -127,16 +178,21 @@ class ChatTab(QWidget):
         self.view = MessageView(self)
         self.view.resend_requested.connect(self.resend_edited)
         self.view.regenerate_requested.connect(self.regenerate)
+        self.view.fork_requested.connect(self.fork)
+        self.view.export_requested.connect(lambda: self.export_conversation(None))
+        self.view.delete_requested.connect(self.confirm_delete_current)
         self.composer = Composer(self)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop)
+        self.composer.files_chosen.connect(self.attach_files)
         self.setFocusProxy(self.composer.editor)  # switching to the Chat tab lands in the box
         self.cost_preview = CostPreview(ctx, pool, self.composer, self._quote_context)
+        self.context_meter = ContextMeter(ctx, pool, self.composer, self._quote_context)
         self._build_layout()
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.stop_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.stop_shortcut.activated.connect(self.stop)
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(chat_style(self.palette()))
         self._recover_interrupted()
         self._reload_list()
         ids = self.conversations.ids()
@@ -159,6 +215,8 @@ class ChatTab(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(pane)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.setObjectName("chatSplitter")
+        self.splitter = splitter
         splitter.addWidget(self.conversations)
         splitter.addWidget(self.stack)
         splitter.setStretchFactor(0, 0)
@@ -180,6 +238,7 @@ class ChatTab(QWidget):
         """The window closes: stop the answer and wait until its partial text is stored."""
         self._closing = True
         self.cost_preview.stop()
+        self.context_meter.stop()
         if self.compare_view is not None:
             self.compare_view.shutdown()
         self.runner.shutdown()
@@ -275,6 +334,155 @@ class ChatTab(QWidget):
             ids = self.conversations.ids()
             self.open_conversation(ids[0] if ids else None)
 
+    def pin_conversation(self, conversation_id: int, pinned: bool) -> None:
+        self.ctx.store.set_pinned(conversation_id, pinned)
+        self._reload_list()
+
+    def move_to_folder(self, conversation_id: int, folder_id: int) -> None:
+        """Drop a conversation on a folder (folder_id 0: out of every folder)."""
+        self.ctx.store.set_folder(conversation_id, folder_id or None)
+        self._reload_list()
+
+    def copy_conversation(self, conversation_id: int) -> None:
+        from app.core.chat.export import conversation_to_markdown
+
+        QApplication.clipboard().setText(conversation_to_markdown(self.ctx.store, conversation_id))
+        self.status_message.emit("Copied the conversation as Markdown.")
+
+    def confirm_delete_current(self) -> None:
+        if self.conversation_id is not None:
+            self.conversations.select(self.conversation_id, notify=False)
+            self.conversations.confirm_delete()
+
+    def fork(self, message_id: int) -> None:
+        """A new conversation with everything up to `message_id`; the original stays as is."""
+        try:
+            conv = self.ctx.store.fork(message_id)
+        except ParleyError as exc:
+            self.show_error(str(exc))
+            return
+        self._reload_list()
+        self.open_conversation(conv.id)
+        self.focus_composer()
+        self.status_message.emit(f"Forked into “{conv.title}”.")
+
+    # files ------------------------------------------------------------------------
+    def attach_files(self, paths: list[str]) -> None:
+        """Read dropped or picked files on the io lane; each becomes a chip (or an error)."""
+        from app.core.chat.attachments import AttachmentError, read_attachment
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> tuple[list[Any], list[str]]:
+            read: list[Any] = []
+            errors: list[str] = []
+            for path in paths:
+                try:
+                    read.append(read_attachment(Path(path)))
+                except AttachmentError as exc:
+                    errors.append(str(exc))
+            return read, errors
+
+        self._file_job("attach", work, self._on_attached)
+
+    def _on_attached(self, result: Any) -> None:
+        read, errors = result
+        self.composer.add_attachments(read)
+        if errors:
+            self.show_error("\n".join(errors))
+        self.focus_composer()
+
+    def export_conversation(self, conversation_id: int | None) -> None:
+        """Ask where to save the conversation (Markdown, JSON or HTML), then write it."""
+        conversation_id = conversation_id or self.conversation_id
+        if conversation_id is None:
+            return
+        conv = self.ctx.store.get(conversation_id)
+        dialog = QFileDialog(self, "Export conversation")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(list(EXPORT_FILTERS))
+        safe = "".join(c if c.isalnum() or c in " -_" else "_" for c in conv.title).strip()
+        dialog.selectFile(f"{safe or 'conversation'}.md")
+        dialog.filterSelected.connect(lambda name: dialog.setDefaultSuffix(
+            EXPORT_FILTERS.get(name, "md")))  # fmt: skip
+        dialog.setDefaultSuffix("md")
+
+        def chosen(path: str) -> None:
+            fmt = EXPORT_FILTERS.get(dialog.selectedNameFilter(), "md")
+            suffix = Path(path).suffix.lower().lstrip(".")
+            self.export_to(conversation_id, Path(path), suffix if suffix in ("md", "json",
+                                                                          "html") else fmt)
+
+        dialog.fileSelected.connect(chosen)
+        dialog.finished.connect(dialog.deleteLater)
+        self.file_dialog = dialog
+        dialog.open()
+
+    def export_to(self, conversation_id: int, path: Path, fmt: str) -> None:
+        from app.core.chat.export import export_conversation
+
+        store = self.ctx.store
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> Path:
+            text = export_conversation(store, conversation_id, fmt)
+            try:
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise ParleyError(f"Couldn't write {path} ({exc.strerror or exc}).",
+                                  "Choose a folder you can write to.") from exc  # fmt: skip
+            return path
+
+        self._file_job("export", work, lambda p: self.status_message.emit(f"Exported to {p}"))
+
+    def import_conversation(self) -> None:
+        dialog = QFileDialog(self, "Import conversation")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters(["Conversations (*.json)", "All files (*)"])
+        dialog.fileSelected.connect(lambda path: self.import_from(Path(path)))
+        dialog.finished.connect(dialog.deleteLater)
+        self.file_dialog = dialog
+        dialog.open()
+
+    def import_from(self, path: Path) -> None:
+        """Import a Parley JSON export or OpenAI-style messages; open it when done."""
+        from app.core.chat.importing import import_file
+
+        store = self.ctx.store
+        target = self._default_target_text()
+        model = Target.parse(target).model if target else ""
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> Any:
+            return import_file(store, path, target, default_sampling(model))
+
+        self._file_job("import", work, self._on_imported)
+
+    def _on_imported(self, result: Any) -> None:
+        self._reload_list()
+        self.open_conversation(result.conversation.id)
+        skipped = f" ({result.skipped} of other roles left out)" if result.skipped else ""
+        self.status_message.emit(
+            f"Imported “{result.conversation.title}”: {result.messages} messages{skipped}."
+        )
+
+    def _file_job(
+        self,
+        purpose: str,
+        work: Callable[[threading.Event, ProgressFn], Any],
+        done: Callable[[Any], None],
+    ) -> None:
+        job = FunctionJob(work)
+        self._file_jobs[purpose] = job.job_id
+
+        def finished(job_id: int, result: Any) -> None:
+            if self._file_jobs.get(purpose) == job_id and not self._closing:
+                done(result)
+
+        def failed(job_id: int, message: str) -> None:
+            if self._file_jobs.get(purpose) == job_id and not self._closing:
+                self.show_error(message)
+
+        job.finished.connect(finished)
+        job.failed.connect(failed)
+        self.pool.submit(job, "io")
+
     def search(self, text: str) -> None:
         self._search = text
         self._reload_list()
@@ -329,16 +537,21 @@ class ChatTab(QWidget):
 
     # turns ---------------------------------------------------------------------
     def send(self, text: str) -> None:
-        if self.generating or not text.strip():
+        if self.generating or not (text.strip() or self.composer.attachments):
             return
         conv = self._ensure_conversation()
         target = self._turn_target(conv)
         if target is None:
             return
         self._pending_prompt = text
+        attachments = self.composer.take_attachments()
+        self._pending_attachments = attachments
         self.composer.set_text("")
-        self.view.append_message(self._placeholder(conv.id, "user", text))
-        self._start(conv.id, target, functools.partial(self.ctx.chat.send, conv.id, text, target))
+        placeholder = self._placeholder(conv.id, "user", text)
+        self.view.append_message(dataclasses.replace(placeholder, attachments=attachments))
+        start = functools.partial(self.ctx.chat.send, conv.id, text, target,
+                                  attachments=attachments)  # fmt: skip
+        self._start(conv.id, target, start)
 
     def regenerate(self) -> None:
         conv = self.current_conversation()
@@ -369,10 +582,28 @@ class ChatTab(QWidget):
         self.hide_error()
         placeholder = self._placeholder(conversation_id, "assistant", "", target)
         self.view.start_live(placeholder)
+        self._loading_model = ""
+        if target.backend == "local":
+            local = self.ctx.local
+            local.on_load_progress = self.load_progress.report
+            if not local.is_loaded(target.model):
+                self._loading_model = target.model
+                self.view.show_loading(target.model, 0.0)  # "loading model", not "writing"
         self.runner.start(conversation_id, start_turn)
         self._set_generating(True)
 
+    def _on_load_progress(self, model: str, fraction: float) -> None:
+        if self._loading_model and self.runner.conversation_id == self.conversation_id:
+            self.view.show_loading(model, fraction)
+
+    def _end_loading(self) -> None:
+        if self._loading_model:
+            self._loading_model = ""
+            self.view.show_loading("", None)
+            self.model_changed.emit()  # the status bar names the model that just loaded
+
     def _on_text(self, text: str) -> None:
+        self._end_loading()
         if self.runner.text == text:
             # The first text: the question is stored and may have titled the conversation.
             self._reload_list()
@@ -405,13 +636,19 @@ class ChatTab(QWidget):
             self.view.set_messages(messages)
         if self._pending_prompt and not self.composer.text().strip() and not stored:
             self.composer.set_text(self._pending_prompt)  # lose nothing the user typed
+        if self._pending_attachments and not stored and not self.composer.attachments:
+            self.composer.add_attachments(list(self._pending_attachments))
         self._reload_list()
 
     def _on_ended(self) -> None:
         self._pending_prompt = ""
+        self._pending_attachments = ()
+        self._end_loading()
         self._set_generating(False)
         if self._closing:
             return
+        self.context_meter.schedule()  # the answer is history now; the model may be loaded
+        self.model_changed.emit()
         if not self._typing_elsewhere():
             self.focus_composer()  # ready for the next message
         if self.view.live_widget is not None and self.conversation_id is not None:
@@ -477,14 +714,20 @@ class ChatTab(QWidget):
 
     def _reload_list(self) -> None:
         # A full-text search runs on the db lane; only the newest one's results are shown.
+        from app.core.chat.folders import FolderStore
+
         if self._search_job is not None:
             self._search_job.cancel()
             self._search_job = None
+        self.conversations.set_folders(FolderStore(self.ctx.db).list())
+        folder = self.conversations.current_folder()
         if not self._search.strip():
-            self.conversations.set_conversations(self.ctx.store.list(), self.conversation_id)
+            self.conversations.set_conversations(
+                self.ctx.store.list(folder_id=folder), self.conversation_id
+            )
             return
         store, text = self.ctx.store, self._search
-        job = FunctionJob(lambda _cancel, _progress: store.list(text))
+        job = FunctionJob(lambda _cancel, _progress: store.list(text, folder_id=folder))
         job.finished.connect(self._on_search_results)
         self._search_job = job
         self.pool.submit(job, "db")
@@ -505,6 +748,7 @@ class ChatTab(QWidget):
         self.toolbar.project_chooser.set_projects(ProjectStore(self.ctx.db).names(),
                                                   conv.project if conv else None)  # fmt: skip
         self.cost_preview.schedule()  # another conversation or target: another price
+        self.context_meter.schedule()
         if target_text is None:
             target = conversation_target(conv, self.ctx.default_target())
             target_text = str(target) if target else ""
@@ -556,6 +800,11 @@ class ChatTab(QWidget):
         self._reload_list()  # the project shows in the list
         if conversation_id == self.conversation_id:
             self._update_toolbar()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.setStyleSheet(chat_style(self.palette()))  # a dark theme, a dark chat
 
     def _on_settings_closed(self, _result: int) -> None:
         if self.settings_dialog is not None:

@@ -5,6 +5,11 @@ the conversation asks every message for its height, at a few different widths
 (the column, the message's own layout), and only a changed block pays for a
 new text layout. (A one-width cache thrashed between them: 2,000 layouts, 0.66 s,
 to insert two messages above 240.)
+
+Code blocks scroll sideways instead of wrapping, and are highlighted (Pygments,
+`app.ui.chat.highlight`) once their fence has closed. Prose shows math as
+images (`app.ui.chat.math_image`) added to the document as resources; until an
+image is ready, or when it can't be drawn, the formula's source shows as code.
 """
 
 from __future__ import annotations
@@ -13,14 +18,15 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import (
-    QColor,
     QDesktopServices,
     QFont,
     QFontDatabase,
     QGuiApplication,
     QImage,
+    QTextCharFormat,
+    QTextCursor,
     QTextDocument,
     QTextOption,
     QTextTable,
@@ -37,10 +43,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.chat.highlight import CodeHighlighter, Highlighting, style_name
+from app.ui.chat.markdown import find_math
+from app.ui.chat.math_image import MathKey, MathRenderer
 from app.ui.safe_text import data_image
+from app.ui.theme import muted
 
 if TYPE_CHECKING:
-    from app.ui.chat.markdown import Segment, SegmentKind
+    from app.ui.chat.markdown import MathSpan, Segment, SegmentKind
 
 # Model output is Markdown, never HTML: a stray "<tag" must not swallow the rest.
 MARKDOWN_FEATURES = QTextDocument.MarkdownFeature(
@@ -65,7 +75,7 @@ def _style_tables(doc: QTextDocument) -> None:
             fmt.setCellSpacing(0)
             fmt.setBorderCollapse(True)
             fmt.setBorder(1)
-            fmt.setBorderBrush(QColor(127, 127, 127, 120))
+            fmt.setBorderBrush(muted())
             fmt.setTopMargin(4)
             fmt.setBottomMargin(4)
             frame.setFormat(fmt)
@@ -94,6 +104,10 @@ class TextBlock(QTextBrowser):
         self.document().setDocumentMargin(2)
         if kind == "code":
             self.setFont(monospace_font())
+            # Code keeps its lines: it scrolls sideways instead of wrapping.
+            self.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)
+            self.setWordWrapMode(QTextOption.WrapMode.NoWrap)
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
@@ -105,23 +119,27 @@ class TextBlock(QTextBrowser):
     def source_text(self) -> str:
         return self._source or ""
 
-    def set_text(self, text: str) -> None:
-        if text == self._source:
+    def set_text(self, text: str, *, force: bool = False) -> None:
+        if text == self._source and not force:
             return
         self._source = text
-        self.setWordWrapMode(
-            QTextOption.WrapMode.WrapAnywhere
-            if LONG_RUN.search(text)
-            else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere
-        )
+        if self.kind != "code":  # code never wraps (it scrolls sideways)
+            self.setWordWrapMode(
+                QTextOption.WrapMode.WrapAnywhere
+                if LONG_RUN.search(text)
+                else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere
+            )
         if self.kind == "prose":
-            self.document().setMarkdown(text, MARKDOWN_FEATURES)
-            _style_tables(self.document())
+            self._set_markdown(text)
         else:
             self.setPlainText(text)
         self._heights.clear()
         self._revision += 1
         self.updateGeometry()
+
+    def _set_markdown(self, text: str) -> None:
+        self.document().setMarkdown(text, MARKDOWN_FEATURES)
+        _style_tables(self.document())
 
     # Qt overrides ------------------------------------------------------------
     def hasHeightForWidth(self) -> bool:
@@ -131,6 +149,14 @@ class TextBlock(QTextBrowser):
         if (height := self._heights.get(width)) is not None:
             return height
         doc = self.document()
+        if self.kind == "code":
+            # Code doesn't wrap: its height is the same at any width, and setting a text
+            # width here would fight QTextEdit's own no-wrap layout (a relayout per call).
+            height = math.ceil(doc.size().height())
+            if doc.idealWidth() > width:
+                height += self.horizontalScrollBar().sizeHint().height()  # room for the bar
+            self._heights[width] = height
+            return height
         # No frame and no scroll bars: the viewport is as wide as the widget,
         # so this is the same text width QTextEdit lays the document out at.
         doc.setTextWidth(max(1, width))
@@ -151,6 +177,10 @@ class TextBlock(QTextBrowser):
         return QSize(60, 0)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta()
+        if self.kind == "code" and abs(delta.x()) > abs(delta.y()):
+            super().wheelEvent(event)  # sideways: scroll the code
+            return
         event.ignore()  # let the conversation's scroll area scroll
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
@@ -186,6 +216,10 @@ class CodeBlock(QFrame):
         self.copy_button.setAutoRaise(True)
         self.copy_button.clicked.connect(self.copy)
         self.text = TextBlock("code", self)
+        self.highlighter: CodeHighlighter | None = None
+        self.highlighted = False  # spans are painted for the text shown
+        self._segment: Segment | None = None
+        self._listening = False
         header = QHBoxLayout()
         header.setContentsMargins(10, 2, 4, 2)
         header.addWidget(self.language)
@@ -198,8 +232,40 @@ class CodeBlock(QFrame):
         layout.setContentsMargins(1, 1, 1, 1)
 
     def set_segment(self, segment: Segment) -> None:
+        changed = self._segment is None or self._segment.text != segment.text
+        self._segment = segment
         self.language.setText(segment.language or "code")
+        # A fence inside a list item: the block sits where the item's text does.
+        self.setContentsMargins(min(segment.indent, 12) * 4, 0, 0, 0)
+        if changed and self.highlighter is not None:
+            self.highlighter.clear_spans()
+            self.highlighted = False
         self.text.set_text(segment.text)
+        if segment.closed and segment.language and (changed or not self.highlighted):
+            service = Highlighting.instance()
+            if not self._listening:
+                service.lexed.connect(self._on_lexed)
+                self._listening = True
+            service.request(self, segment.text, segment.language)
+
+    def _on_lexed(self, token: object, text: str, lines: object) -> None:
+        if token is not self or self._segment is None or text != self._segment.text:
+            return
+        Highlighting.instance().lexed.disconnect(self._on_lexed)
+        self._listening = False
+        if not isinstance(lines, list):
+            return
+        if self.highlighter is None:
+            self.highlighter = CodeHighlighter(self.text.document(), style_name())
+        self.highlighter.set_spans(lines, style_name())
+        self.highlighted = True
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.highlighter is not None:
+            style = style_name()
+            if style != self.highlighter.style:  # a light theme turned dark, or back
+                self.highlighter.set_spans(self.highlighter.lines, style)
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text.source_text)
@@ -208,5 +274,114 @@ class CodeBlock(QFrame):
 class TextSegment(TextBlock):
     """A prose (Markdown) or plain segment, with the same interface as `CodeBlock`."""
 
+    def __init__(self, kind: SegmentKind, parent: QWidget | None = None) -> None:
+        super().__init__(kind, parent)
+        self.math_keys: dict[MathKey, bool] = {}  # shown formulas: drawn as an image?
+        self._waiting = False
+        # Many blocks may show the same formula: each redraws in its own event, so the
+        # event loop runs between them. A child timer dies with the block.
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.timeout.connect(self._redraw_math)
+
     def set_segment(self, segment: Segment) -> None:
         self.set_text(segment.text)
+
+    def _set_markdown(self, text: str) -> None:
+        spans = find_math(text)
+        if not spans:
+            self.math_keys = {}
+            super()._set_markdown(text)
+            return
+        doc = self.document()
+        pieces: list[str] = []
+        images: list[tuple[str, QImage]] = []
+        keys: dict[MathKey, bool] = {}
+        waiting = False
+        at = 0
+        for span in spans:
+            key = self._math_key(span)
+            known, image = MathRenderer.instance().lookup(key)
+            waiting = waiting or not known
+            keys[key] = image is not None
+            pieces.append(text[at : span.start])
+            if image is not None:
+                images.append((key.name, image))
+                ref = f"![{_alt(span.tex)}]({key.name})"
+                pieces.append(f"\n\n{ref}\n\n" if span.display else ref)
+            else:
+                pieces.append(_as_code(text[span.start : span.end]))
+            at = span.end
+        pieces.append(text[at:])
+        self.math_keys = keys
+        doc.setMarkdown("".join(pieces), MARKDOWN_FEATURES)
+        for name, image in images:
+            doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+        inline = {key.name for key, drawn in keys.items() if drawn and not key.display}
+        if inline:
+            _center_inline_images(doc, inline)
+        _style_tables(doc)
+        if waiting and not self._waiting:
+            self._waiting = True
+            MathRenderer.instance().rendered.connect(self._on_math_rendered)
+
+    def _math_key(self, span: MathSpan) -> MathKey:
+        font = self.font()
+        ratio = self.devicePixelRatioF() or 1.0
+        return MathKey(
+            span.tex, span.display, font.pointSizeF() if font.pointSizeF() > 0 else 10.0,
+            self.palette().text().color().name(), float(self.logicalDpiY() or 96), ratio,
+        )  # fmt: skip
+
+    def _on_math_rendered(self, key: MathKey) -> None:
+        if key in self.math_keys and not self._redraw_timer.isActive():
+            self._redraw_timer.start(0)
+
+    def _redraw_math(self) -> None:
+        renderer = MathRenderer.instance()
+        if all(renderer.is_known(k) for k in self.math_keys) and self._waiting:
+            renderer.rendered.disconnect(self._on_math_rendered)
+            self._waiting = False
+        self.set_text(self.source_text, force=True)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.math_keys:
+            color = self.palette().text().color().name()
+            if any(key.color != color for key in self.math_keys):
+                self.set_text(self.source_text, force=True)  # formulas in the new colour
+
+
+def _alt(tex: str) -> str:
+    """Alt text Qt's Markdown reader keeps whole: it splits an image at a backslash escape
+    in its alt text (one image became three here)."""
+    return " ".join(re.sub(r"[^\w\s=+\-*/^().,<>]", " ", tex).split())[:120]
+
+
+def _center_inline_images(doc: QTextDocument, names: set[str]) -> None:
+    """Inline formulas sit on the text's middle, not on its baseline (their depth would
+    lift them above the line)."""
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            fmt = fragment.charFormat()
+            if fmt.isImageFormat() and fmt.toImageFormat().name() in names:
+                cursor = QTextCursor(doc)
+                cursor.setPosition(fragment.position())
+                cursor.setPosition(fragment.position() + fragment.length(),
+                                   QTextCursor.MoveMode.KeepAnchor)  # fmt: skip
+                image = fmt.toImageFormat()
+                image.setVerticalAlignment(QTextCharFormat.VerticalAlignment.AlignMiddle)
+                cursor.setCharFormat(image)
+            it += 1
+        block = block.next()
+
+
+def _as_code(source: str) -> str:
+    """A formula's source as inline code (a fence longer than any backtick run in it)."""
+    source = " ".join(source.split())
+    run = max((len(part) for part in source.split("`")[1::2]), default=0) + 1
+    ticks = "`" * max(1, run if "`" in source else 1)
+    return f"{ticks} {source} {ticks}"

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from app.core.chat.backend import Outcome
 from app.core.chat.targets import Target
+from app.ui.locale_format import number
 
 if TYPE_CHECKING:
     from app.core.chat.conversations import Conversation, Message
@@ -48,7 +49,8 @@ def meta_line(msg: Message) -> str:
     if prompt or completion:
         # Reported by the provider goes unsaid; a count or an estimate says which it is.
         counted = f" ({msg.token_source})" if msg.token_source in ("counted", "estimated") else ""
-        parts.append(f"{prompt or 0:,} prompt + {completion or 0:,} completion tokens{counted}")
+        tokens = f"{number(prompt or 0)} prompt + {number(completion or 0)} completion tokens"
+        parts.append(tokens + counted)
     if msg.ttft_s is not None:
         parts.append(f"first token {msg.ttft_s:.2f} s")
     if (tps := msg.tokens_per_second) is not None:
@@ -77,3 +79,14 @@ def notice_text(msg: Message) -> str:
     if msg.role == "assistant" and msg.outcome != Outcome.STREAMING and not msg.content.strip():
         lines.append(UNANSWERED_NOTE)
     return "\n".join(lines)
+
+
+def attachment_line(msg: Message) -> str:
+    """The files attached to a message, as one line under it."""
+    if not msg.attachments:
+        return ""
+    names = []
+    for a in msg.attachments:
+        what = "image" if a.is_image else f"≈{number(a.tokens)} tokens" if a.tokens else ""
+        names.append(f"{a.name} ({what})" if what else a.name)
+    return "Attached: " + ", ".join(names)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.local.model_import import FoundModel, delete_model, find_existing, import_model
+from app.ui.locale_format import number
 from app.ui.models import format as fmt
 from app.ui.safe_text import plain_label
 from app.workers import FunctionJob
@@ -126,7 +127,8 @@ class InstalledPanel(QWidget):
         for row, m in enumerate(self.models):
             cells = (f"{m.name}  (active)" if m == active else m.name, fmt.size(m.size_bytes),
                      m.quantization or "?", m.architecture,
-                     f"{m.context_length:,}" if m.context_length else "?", str(m.path))  # fmt: skip
+                     number(m.context_length) if m.context_length else "?",
+                     str(m.path))  # fmt: skip
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.setVisible(bool(self.models))

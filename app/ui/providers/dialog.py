@@ -230,14 +230,9 @@ class ProvidersDialog(QDialog):
 
     def _on_plaintext_toggled(self, checked: bool) -> None:
         if checked and not self.ctx.settings.get(PLAINTEXT_FALLBACK, False):
-            answer = QMessageBox.warning(
-                self, "Store keys unencrypted?",
-                "Without a system keyring Parley can keep API keys in a plain file in its "
-                "data folder. Anyone who can read that folder can read and use your keys. "
-                "Use this only if you can't install a keyring (GNOME Keyring or KWallet).",
-                QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Ok,
-            )  # fmt: skip
-            if answer != QMessageBox.StandardButton.Ok:
+            from app.ui.privacy import confirm_plaintext_keys
+
+            if not confirm_plaintext_keys(self):
                 self.plaintext.setChecked(False)
                 return
         self.ctx.settings.set(PLAINTEXT_FALLBACK, checked)
