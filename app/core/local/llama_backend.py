@@ -28,6 +28,7 @@ from app.core.chat.backend import (
 )
 from app.core.chat.context_fit import fit_messages
 from app.core.foundation.errors import ModelError
+from app.core.local.model_controls import ModelControlsStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
@@ -35,44 +36,44 @@ if TYPE_CHECKING:
     import llama_cpp
 
     from app.core.local.catalog import InstalledModel, ModelCatalog
+    from app.core.local.load_guard import LoadOptions, LoadPlan
+    from app.core.local.model_controls import ModelControls
     from app.core.local.prompt_tokens import PromptTokenizer
 
 logger = logging.getLogger(__name__)
 
 TOP_K = 40
 MIN_P = 0.05
-N_BATCH = 512
-
-
-@dataclass(frozen=True, slots=True)
-class LoadOptions:
-    n_ctx: int
-    n_gpu_layers: int
-    n_threads: int
-    flash_attn: bool
 
 
 @dataclass
 class _Loaded:
     path: str
-    options: LoadOptions
+    controls: ModelControls  # as the user set them
+    options: LoadOptions  # what llama.cpp got
     llm: llama_cpp.Llama
     prompt: PromptTokenizer
     load_s: float
 
 
-def default_load_options(n_ctx: int) -> LoadOptions:
-    # Imported here: the hardware probe is only needed once a model loads.
-    from app.core.local.hardware import gpu_offload_supported, physical_cores
+def open_llama(path: str, options: LoadOptions, verbose: bool = False) -> llama_cpp.Llama:
+    """`llama_cpp.Llama` for the GGUF at `path` with `options` (the one place Parley builds
+    one, so the fit bench measures exactly what chat loads). Raises what llama.cpp raises:
+    ValueError, RuntimeError or OSError."""
+    import llama_cpp
 
-    gpu = gpu_offload_supported()
-    return LoadOptions(
-        n_ctx=n_ctx,
-        # -1 offloads every layer; the Models issue's fit estimate refines this.
-        n_gpu_layers=-1 if gpu else 0,
-        n_threads=physical_cores(),
-        # Flash attention cuts KV memory traffic on GPUs; on CPU it is slower here.
-        flash_attn=gpu,
+    return llama_cpp.Llama(
+        model_path=path,
+        n_ctx=options.n_ctx,
+        n_batch=options.n_batch,
+        n_ubatch=options.n_batch,
+        n_gpu_layers=options.n_gpu_layers,
+        n_threads=options.n_threads,
+        n_threads_batch=options.n_threads,
+        flash_attn=options.flash_attn,
+        type_k=options.kv_cache.ggml_type,
+        type_v=options.kv_cache.ggml_type,
+        verbose=verbose,
     )
 
 
@@ -83,10 +84,13 @@ class LocalBackend:
     def __init__(
         self,
         catalog: ModelCatalog,
-        load_options: Callable[[int], LoadOptions] = default_load_options,
+        plan: Callable[[InstalledModel, ModelControls], LoadPlan] | None = None,
     ) -> None:
         self.catalog = catalog
-        self.load_options = load_options
+        # Each model's controls (context, GPU layers, threads, KV cache, flash attention,
+        # batch), saved beside the catalog's other settings.
+        self.controls = ModelControlsStore(catalog.settings)
+        self._plan = plan
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
         self.loads = 0  # how many times a model was loaded (benches check reuse)
@@ -100,19 +104,21 @@ class LocalBackend:
         with self._lock:
             self._unload_locked()
 
-    def preload(self, model: str, n_ctx: int = 4096) -> float:
-        """Load `model` now (the old one is unloaded) so the first message starts at once.
-
-        Returns the load time in seconds; raises `ModelError` when llama.cpp refuses it.
-        """
+    def preload(self, model: str) -> float:
+        """Load `model` with its controls now (the old one is unloaded) so the first message
+        starts at once. Returns the load time in seconds; raises `ModelError` when the model
+        cannot fit or llama.cpp refuses it."""
         with self._lock:
-            resolved = self.catalog.resolve(model)
-            n_ctx = min(n_ctx, resolved.context_length or n_ctx)
-            return self._ensure_loaded(resolved, n_ctx).load_s
+            return self._ensure_loaded(self.catalog.resolve(model)).load_s
 
     @property
     def loaded_path(self) -> str | None:
         return self._loaded.path if self._loaded else None
+
+    @property
+    def loaded_options(self) -> LoadOptions | None:
+        """What the loaded model runs with (after automatic GPU layers, threads, flash)."""
+        return self._loaded.options if self._loaded else None
 
     def stream(
         self, request: GenerationRequest, cancel: Event
@@ -121,8 +127,10 @@ class LocalBackend:
         with self._lock:
             model = self.catalog.resolve(request.model)
             sampling = request.sampling
-            n_ctx = min(sampling.context_length, model.context_length or sampling.context_length)
-            loaded = self._ensure_loaded(model, n_ctx)
+            # A local model's context is one of its controls (Models tab, conversation
+            # settings, `parley models use --ctx`); the conversation's own applies to clouds.
+            loaded = self._ensure_loaded(model)
+            n_ctx = loaded.options.n_ctx
             llm = loaded.llm
 
             def count(messages: Sequence[ChatMessage]) -> int:
@@ -222,30 +230,19 @@ class LocalBackend:
     def _tokenize(self, loaded: _Loaded, messages: Sequence[ChatMessage]) -> list[int]:
         return loaded.prompt.tokens(messages)
 
-    def _ensure_loaded(self, model: InstalledModel, n_ctx: int) -> _Loaded:
-        options = self.load_options(n_ctx)
+    def _ensure_loaded(self, model: InstalledModel) -> _Loaded:
+        controls = self.controls.get(model.name)
         current = self._loaded
-        if current and current.path == str(model.path) and current.options == options:
+        if current and current.path == str(model.path) and current.controls == controls:
             return current
         self._unload_locked()
-        import llama_cpp
-
         # Refuse a model that can't fit; offload only the layers the GPU holds.
-        from app.core.local.load_guard import gpu_layers_for
+        from app.core.local.load_guard import plan_load
 
-        gpu_layers = gpu_layers_for(model, options.n_ctx, options.n_gpu_layers)
+        options = (self._plan or plan_load)(model, controls).options
         t0 = time.monotonic()
         try:
-            llm = llama_cpp.Llama(
-                model_path=str(model.path),
-                n_ctx=options.n_ctx,
-                n_batch=N_BATCH,
-                n_gpu_layers=gpu_layers,
-                n_threads=options.n_threads,
-                n_threads_batch=options.n_threads,
-                flash_attn=options.flash_attn,
-                verbose=False,
-            )
+            llm = open_llama(str(model.path), options)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(
                 f"llama.cpp couldn't load {model.name} ({model.architecture}, "
@@ -257,7 +254,7 @@ class LocalBackend:
         from app.core.local.prompt_tokens import PromptTokenizer
 
         loaded = _Loaded(
-            str(model.path), options, llm, PromptTokenizer(llm, model.name),
+            str(model.path), controls, options, llm, PromptTokenizer(llm, model.name),
             time.monotonic() - t0,
         )  # fmt: skip
         self._loaded = loaded
