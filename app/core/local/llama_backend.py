@@ -91,6 +91,7 @@ class LocalBackend:
         # batch), saved beside the catalog's other settings.
         self.controls = ModelControlsStore(catalog.settings)
         self._plan = plan
+        self.runtime_note: str | None = None  # e.g. a GPU build that found no GPU
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
         self.loads = 0  # how many times a model was loaded (benches check reuse)
@@ -251,6 +252,7 @@ class LocalBackend:
                 "architecture this build of llama.cpp does not support. Try another model.",
             ) from exc
         self.loads += 1
+        self._note_cpu_fallback()
         from app.core.local.prompt_tokens import PromptTokenizer
 
         loaded = _Loaded(
@@ -260,6 +262,15 @@ class LocalBackend:
         self._loaded = loaded
         logger.info("loaded %s with %s in %.2fs", model.name, options, loaded.load_s)
         return loaded
+
+    def _note_cpu_fallback(self) -> None:
+        """A GPU build (Vulkan in the Linux package) with no GPU runs on the CPU: say so once."""
+        from app.core.local.hardware import cached_probe
+
+        hw = cached_probe()
+        if hw.backend != "CPU" and not hw.gpu_offload and hw.notes and not self.runtime_note:
+            self.runtime_note = hw.notes[0]
+            logger.warning("%s", self.runtime_note)
 
     def _unload_locked(self) -> None:
         if self._loaded is not None:
