@@ -140,3 +140,34 @@ def test_starter_estimate_matches_measured_llama_cpp_memory(
     fit = estimate(shape, machine(), n_ctx=n_ctx)
     assert 0.85 <= fit.needed_bytes / 1e6 / measured_mb <= 1.15
     assert overhead_bytes(shape) < 64 * 2**20
+
+
+COMPUTE_CHILD = r"""
+import sys
+from app.core.local.llama_backend import open_llama
+from app.core.local.load_guard import LoadOptions
+from app.core.local.model_controls import KVCacheType
+n_ctx, flash, batch = int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
+open_llama(sys.argv[1], LoadOptions(n_ctx, 0, 1, flash, KVCacheType.F16, batch), verbose=True)
+"""
+
+
+@pytest.mark.parametrize(("n_ctx", "flash", "batch"),
+                         [(2048, False, 512), (8192, False, 512), (8192, False, 256),
+                          (8192, True, 512)])  # fmt: skip
+def test_the_compute_buffer_model_matches_what_llama_cpp_reserves(
+    starter_path: Path, n_ctx: int, flash: bool, batch: int
+) -> None:
+    import re
+    import subprocess
+    import sys
+
+    from tests.helpers.starter import REPO
+
+    proc = subprocess.run([sys.executable, "-c", COMPUTE_CHILD, str(starter_path), str(n_ctx),
+                           "1" if flash else "0", str(batch)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=True)  # fmt: skip
+    [reported] = re.findall(r"CPU compute buffer size = +([\d.]+) MiB", proc.stderr)
+    shape = ModelShape.from_header(read_gguf(starter_path), starter_path.stat().st_size)
+    predicted = compute_buffer_bytes(shape, n_ctx, batch, flash) / 2**20
+    assert predicted == pytest.approx(float(reported), rel=0.02)

@@ -41,7 +41,8 @@ def open_panel(qtbot: QtBot, ctx: AppContext, pool: WorkerPool) -> InstalledPane
     qtbot.addWidget(panel)
     panel.resize(900, 800)
     panel.show()
-    qtbot.waitUntil(lambda: panel.controls_form.model is not None, timeout=30_000)
+    with qtbot.waitSignal(panel.controls_shown, timeout=30_000):
+        pass
     return panel
 
 
@@ -110,7 +111,8 @@ def test_a_local_conversations_settings_edit_its_models_controls(
     # The context of a local model is one of its controls, not the conversation's.
     assert not dialog.context_length.isVisibleTo(dialog)
     form = dialog.model_form
-    qtbot.waitUntil(lambda: form.model is not None and form.hardware is not None, timeout=30_000)
+    assert form.controls() == ModelControls()  # editable at once, before the fit is known
+    qtbot.waitUntil(lambda: form.shape is not None and form.hardware is not None, timeout=30_000)
     assert form.verdict.text() in ("CPU only", "full GPU offload")
     form.context.setValue(2048)
     form.threads.setValue(1)

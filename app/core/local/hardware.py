@@ -18,7 +18,12 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
-from app.core.local.llama_devices import LlamaDevice, llama_backends, llama_devices
+from app.core.local.llama_devices import (
+    LlamaDevice,
+    llama_backends,
+    llama_devices,
+    quiet_llama_log,
+)
 from app.core.local.vulkan_devices import VulkanDevice, vulkan_devices
 
 logger = logging.getLogger(__name__)
@@ -119,6 +124,7 @@ def gpu_offload_supported() -> bool:
 def llama_backend() -> tuple[str, bool]:
     """The GPU backend compiled into this llama.cpp build, and whether it can offload
     (a GPU backend with no device of its own, e.g. Vulkan without a GPU, cannot)."""
+    quiet_llama_log()
     try:
         import llama_cpp
 

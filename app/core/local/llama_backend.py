@@ -28,6 +28,7 @@ from app.core.chat.backend import (
 )
 from app.core.chat.context_fit import fit_messages
 from app.core.foundation.errors import ModelError
+from app.core.local.kv_stash import DEFAULT_CAPACITY, KVStash
 from app.core.local.model_controls import ModelControlsStore
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class _Loaded:
     llm: llama_cpp.Llama
     prompt: PromptTokenizer
     load_s: float
+    stash: KVStash  # KV snapshots of conversations another one pushed out
 
 
 def open_llama(path: str, options: LoadOptions, verbose: bool = False) -> llama_cpp.Llama:
@@ -140,6 +142,8 @@ class LocalBackend:
             fitted = fit_messages(request.messages, count, n_ctx, sampling.max_tokens)
             tokens = self._tokenize(loaded, fitted.messages)
             budget = min(sampling.max_tokens, n_ctx - len(tokens))
+            # Coming back from another conversation: its KV cells, not a re-read.
+            loaded.stash.prepare(llm, tokens)
             text, outcome, completion, ttft = yield from self._generate(
                 llm, tokens, sampling, budget, cancel, started
             )
@@ -255,9 +259,12 @@ class LocalBackend:
         self._note_cpu_fallback()
         from app.core.local.prompt_tokens import PromptTokenizer
 
+        from app.core.local.hardware import memory
+
+        stash = KVStash(min(DEFAULT_CAPACITY, memory()[1] // 8))
         loaded = _Loaded(
             str(model.path), controls, options, llm, PromptTokenizer(llm, model.name),
-            time.monotonic() - t0,
+            time.monotonic() - t0, stash,
         )  # fmt: skip
         self._loaded = loaded
         logger.info("loaded %s with %s in %.2fs", model.name, options, loaded.load_s)

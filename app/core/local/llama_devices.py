@@ -29,7 +29,17 @@ class LlamaDevice:
     memory_free: int  # bytes
 
 
+def quiet_llama_log() -> None:
+    """Keep llama.cpp's warnings (e.g. ggml_vulkan's "No devices found.") off the terminal:
+    Parley says what matters in its own words. Errors still show; verbose loads (the
+    benches) turn the log back on."""
+    llama_logger = logging.getLogger("llama-cpp-python")
+    if llama_logger.level == logging.NOTSET:
+        llama_logger.setLevel(logging.ERROR)
+
+
 def _library() -> ctypes.CDLL | None:
+    quiet_llama_log()
     try:
         from llama_cpp import llama_cpp as bindings
 

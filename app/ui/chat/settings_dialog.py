@@ -93,6 +93,7 @@ class ConversationSettingsDialog(QDialog):
             form.setRowVisible(self.context_length, False)
             self.model_box = QGroupBox(f"Local model: {local_model.name} (all its conversations)")
             self.model_form = ModelControlsForm(self.model_box)
+            self.model_form.show_model(local_model, model_controls.get(local_model.name))
             QVBoxLayout(self.model_box).addWidget(self.model_form)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
@@ -113,12 +114,11 @@ class ConversationSettingsDialog(QDialog):
 
     def show_local_model(self, shape: ModelShape | None, hw: Hardware | None) -> None:
         """The local model's shape and this machine, once a worker has read them."""
-        if self.model_form is None or self.local_model is None or self.model_controls is None:
+        if self.model_form is None:
             return
-        controls = self.model_controls.get(self.local_model.name)
-        self.model_form.show_model(self.local_model, controls, shape)
         if hw is not None:
-            self.model_form.set_hardware(hw)
+            self.model_form.hardware = hw
+        self.model_form.set_shape(shape)
 
     def sampling(self) -> Sampling:
         """The sampling the fields describe; raises `ParleyError` for bad values."""

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.foundation.errors import ParleyError
 from app.core.local.catalog import header_for
@@ -88,9 +96,16 @@ class ModelControlsForm(QWidget):
         self.speed = QLabel(self)
         self.speed.setObjectName("fitSpeed")
         self.explanation = QLabel(self)
+        self.explanation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.explanation.setObjectName("fitExplanation")
         self.explanation.setWordWrap(True)
+        # Room for the whole explanation (three lines at most): a layout short of space
+        # would otherwise clip a word-wrapped label.
+        self.explanation.setMinimumHeight(self.explanation.fontMetrics().lineSpacing() * 3 + 4)
         form = QFormLayout()
+        for field in (self.context, self.gpu_layers, self.threads, self.kv_cache, self.flash,
+                      self.batch):  # fmt: skip
+            field.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         form.addRow("Context length", self.context)
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("CPU threads", self.threads)
@@ -107,23 +122,34 @@ class ModelControlsForm(QWidget):
             box.valueChanged.connect(self._on_changed)
         for combo in (self.kv_cache, self.flash):
             combo.currentIndexChanged.connect(self._on_changed)
+        self.set_controls(ModelControls())
+        self.verdict.setText("")
         self.setEnabled(False)
 
-    def show_model(
-        self, model: InstalledModel, controls: ModelControls, shape: ModelShape | None
-    ) -> None:
-        """Show `model`'s `controls`; `shape` (from `model_shape`, off the GUI thread: it
-        reads the GGUF header) drives the verdict, None when the header is unreadable."""
+    def show_model(self, model: InstalledModel, controls: ModelControls) -> None:
+        """Show `model`'s `controls` for editing; the verdict follows once `set_shape` gives
+        the model's shape (read off the GUI thread by `model_shape`)."""
         self.model = model
-        self.shape = shape
-        if shape is None:
-            self.verdict.setText("unknown")
-            self.explanation.setText(f"{model.name}'s GGUF header could not be read.")
+        self.shape = None
+        self.fit = None
         trained = model.context_length or MAX_CONTEXT
         self.context.setMaximum(max(MIN_CONTEXT, min(MAX_CONTEXT, trained)))
-        self.gpu_layers.setMaximum(self.shape.n_layers if self.shape else 999)
         self.set_controls(controls)
+        self.verdict.setText("reading the model…")
+        self.speed.setText("")
+        self.explanation.setText("")
         self.setEnabled(True)
+
+    def set_shape(self, shape: ModelShape | None) -> None:
+        """The shown model's shape; None when its GGUF header could not be read."""
+        self.shape = shape
+        if shape is None:
+            name = self.model.name if self.model else "The model"
+            self.verdict.setText("unknown")
+            self.explanation.setText(f"{name}'s GGUF header could not be read.")
+            return
+        self.gpu_layers.setMaximum(shape.n_layers)
+        self.update_fit()
 
     def set_controls(self, controls: ModelControls) -> None:
         widgets = (self.context, self.gpu_layers, self.threads, self.batch, self.kv_cache,

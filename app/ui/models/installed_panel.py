@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -119,6 +120,8 @@ class InstalledPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.controls_box = QGroupBox("Load settings", self)
+        # Its natural height: the tables above and below take what is left.
+        self.controls_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.controls_form = ModelControlsForm(self.controls_box)
         self.save_controls_button = QPushButton("Save settings")
         self.default_controls_button = QPushButton("Defaults")
@@ -223,6 +226,8 @@ class InstalledPanel(QWidget):
         if model is None or model == self.controls_form.model:
             return
         self.controls_box.setTitle(f"Load settings for {model.name}")
+        self.controls_form.show_model(model, self.ctx.model_controls.get(model.name))
+        self.save_controls_button.setEnabled(False)
         job = FunctionJob(functools.partial(_shape, model))  # reads the GGUF header
         job.finished.connect(self._on_shape)
         job.failed.connect(self._on_failed)
@@ -230,10 +235,9 @@ class InstalledPanel(QWidget):
 
     def _on_shape(self, job_id: int, result: tuple[InstalledModel, ModelShape | None]) -> None:
         model, shape = result
-        if model != self.selected():
+        if model != self.controls_form.model:
             return  # the user moved on
-        self.controls_form.show_model(model, self.ctx.model_controls.get(model.name), shape)
-        self.save_controls_button.setEnabled(False)
+        self.controls_form.set_shape(shape)
         self.controls_shown.emit(model.name)
 
     def _on_controls_edited(self) -> None:
