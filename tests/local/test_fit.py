@@ -108,8 +108,8 @@ def test_the_compute_buffer_without_flash_attention_can_push_a_model_off_the_gpu
     # A smaller batch shrinks it in proportion; a longer context grows it.
     small_batch = estimate(mistral_small(), machine(vram=24 * GB), 32768,
                            replace(no_flash, batch_size=128))  # fmt: skip
-    assert small_batch.compute_bytes * 4 == fit.compute_bytes
     assert small_batch.verdict is Verdict.FULL_GPU
+    assert small_batch.compute_bytes * 4 == reserved  # all on the GPU
 
 
 def test_a_quantized_kv_cache_shrinks_by_its_block_size() -> None:
@@ -131,14 +131,17 @@ def test_more_gpu_layers_than_fit_is_its_own_verdict() -> None:
     assert fewer.verdict is Verdict.PARTIAL and fewer.gpu_layers == fit.max_gpu_layers
 
 
-@pytest.mark.parametrize(("n_ctx", "measured_mb"), [(2048, 190.8), (4096, 238.0), (8192, 332.4)])
-def test_starter_estimate_matches_measured_llama_cpp_memory(
+@pytest.mark.parametrize(("n_ctx", "measured_mb"), [(2048, 235.2), (4096, 343.3), (8192, 560.2)])
+def test_starter_estimate_matches_measured_llama_cpp_memory_at_full_context(
     starter_path: Path, n_ctx: int, measured_mb: float
 ) -> None:
-    # RSS growth measured here after loading and one 512-token batch (bench/fit_accuracy.py).
+    # RSS growth measured here after loading and filling the WHOLE context
+    # (bench/fit_accuracy.py). After one 512-token batch it was 190.8 / 238.0 / 332.4 MB: an
+    # estimate tuned on those fell 40 % short at 8k, where attention over the full context
+    # needs its 166 MiB compute buffer.
     shape = ModelShape.from_header(read_gguf(starter_path), starter_path.stat().st_size)
     fit = estimate(shape, machine(), n_ctx=n_ctx)
-    assert 0.85 <= fit.needed_bytes / 1e6 / measured_mb <= 1.15
+    assert 0.90 <= fit.needed_bytes / 1e6 / measured_mb <= 1.10
     assert overhead_bytes(shape) < 64 * 2**20
 
 
