@@ -21,7 +21,10 @@ from app.commands import (
     hardware,
     models,
     prices,
+    projects,
     providers,
+    routing,
+    serve,
     usage,
 )
 from app.core.foundation.errors import ParleyError
@@ -31,7 +34,8 @@ from app.logs import configure_logging
 logger = logging.getLogger(__name__)
 
 COMMAND_MODULES = (
-    chat, compare, conversations, models, usage, prices, budget, providers, hardware,
+    chat, compare, conversations, projects, models, usage, prices, budget, providers, routing,
+    serve, hardware,
 )  # fmt: skip
 
 

@@ -1,67 +1,125 @@
-"""A zero-latency canned OpenAI-compatible SSE upstream, run as its own process.
+"""A canned OpenAI-style SSE upstream on 127.0.0.1: the same answer, as fast as a socket allows.
 
-`python bench/_canned.py CHUNKS` listens on 127.0.0.1 (port printed on the first line of
-stdout) and answers every POST to /v1/chat/completions with CHUNKS content chunks, a
-finish chunk with usage and `[DONE]`, all encoded once at start-up and written at once:
-what the client does is all that costs time. Run in a separate process so its CPU
-time never counts as the client's.
+With `interval_s` = 0 the whole stream is one write, so whatever sits between
+a client and this server is all that costs time; with an interval, chunks come
+at a provider's pace (e.g. 0.02 s = 50 tokens/s) for concurrency measurements.
+
+`canned_upstream(chunks)` runs it in a child process (`python bench/_canned.py CHUNKS`
+prints its port), for benches that judge their own process's CPU time: the server's
+work must not count as the client's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import subprocess
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-
-def _body(chunks: int) -> bytes:
-    def event(delta: dict[str, str], finish: str | None = None, usage: bool = False) -> str:
-        obj: dict[str, object] = {
-            "id": "chatcmpl-canned", "object": "chat.completion.chunk", "model": "canned",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }  # fmt: skip
-        if usage:
-            obj["usage"] = {"prompt_tokens": 32, "completion_tokens": chunks,
-                            "total_tokens": 32 + chunks}  # fmt: skip
-        return f"data: {json.dumps(obj)}\n\n"
-
-    events = [event({"role": "assistant", "content": ""})]
-    events += [event({"content": f" word{i}"}) for i in range(chunks)]
-    events += [event({}, "stop", usage=True), "data: [DONE]\n\n"]
-    return "".join(events).encode()
+MODEL = "canned-model"
 
 
-def serve(chunks: int) -> None:
-    body = _body(chunks)
+def sse_body(chunks: int, usage: bool = True) -> list[bytes]:
+    """The events of one answer: `chunks` one-word deltas, a finish, usage, [DONE]."""
+    head = {"id": "chatcmpl-canned", "object": "chat.completion.chunk", "created": 1,
+            "model": MODEL}  # fmt: skip
+    events = [
+        b"data: " + json.dumps(head | {"choices": [{"index": 0, "delta": {"content": f" w{i}"},
+                                                    "finish_reason": None}]}).encode() + b"\n\n"
+        for i in range(chunks)
+    ]  # fmt: skip
+    events.append(b"data: " + json.dumps(head | {"choices": [{"index": 0, "delta": {},
+                                                              "finish_reason": "stop"}]}).encode()
+                  + b"\n\n")  # fmt: skip
+    if usage:
+        events.append(b"data: " + json.dumps(head | {"choices": [], "usage": {
+            "prompt_tokens": 12, "completion_tokens": chunks,
+            "total_tokens": 12 + chunks}}).encode() + b"\n\n")  # fmt: skip
+    events.append(b"data: [DONE]\n\n")
+    return events
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+class CannedUpstream:
+    def __init__(self, chunks: int, interval_s: float = 0.0, first_delay_s: float = 0.0) -> None:
+        self.events = sse_body(chunks)
+        self.interval_s = interval_s
+        self.first_delay_s = first_delay_s
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.requests = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
 
-        def log_message(self, *args: object) -> None:
-            pass
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                buf = buf[length:]
+                self.requests += 1
+                self._answer(conn, head.split(b" ")[1])
+
+    def _answer(self, conn: socket.socket, path: bytes) -> None:
+        if path.endswith(b"/models"):
+            body = json.dumps({"object": "list", "data": [{"id": MODEL}]}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+            return
+        if self.first_delay_s:
+            time.sleep(self.first_delay_s)  # a provider's time to first token
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        if not self.interval_s:
+            whole = b"".join(self.events)
+            conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(whole), whole))
+            return
+        for event in self.events:
+            conn.sendall(b"%x\r\n%s\r\n" % (len(event), event))
+            time.sleep(self.interval_s)  # a provider's pace, not polling
+        conn.sendall(b"0\r\n\r\n")
 
 
 @contextlib.contextmanager
 def canned_upstream(chunks: int) -> Iterator[str]:
-    """The canned server in a child process; yields its base URL (…/v1)."""
+    """A zero-latency `CannedUpstream` in a child process; yields its base URL (…/v1)."""
     proc = subprocess.Popen([sys.executable, __file__, str(chunks)], stdout=subprocess.PIPE,
                             text=True)  # fmt: skip
     try:
@@ -74,4 +132,6 @@ def canned_upstream(chunks: int) -> Iterator[str]:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    upstream = CannedUpstream(int(sys.argv[1]))
+    print(upstream.base_url.split(":")[-1].removesuffix("/v1"), flush=True)
+    threading.Event().wait()  # until the parent terminates us

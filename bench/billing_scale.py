@@ -1,13 +1,18 @@
 """Billing at scale: 1,000,000 ledger rows over two years.
 
-Measures, in one run and one temporary data dir:
-- opening the Billing tab until every chart is drawn (offscreen Qt), against
-  the bare SQL the tab needs for the same range (`load_snapshot`), both warm;
-- CSV export of every row (rows per second);
-- `Ledger.record` of one cloud and one local row (median, ms).
+Judged (issue 14): the first open of the Billing tab on the 12-month range,
+in a fresh process, until every chart is drawn (offscreen Qt), pyqtgraph's
+import included: at most 300 ms, and at most 3x the bare SQL that reads the
+same totals straight from the ledger (one GROUP BY over the year's rows on
+its covering index, the query a careful DBA would write). The tab reads the
+daily roll-up instead (`usage_daily`, kept in step by triggers).
 
-pyqtgraph's one-off import (~0.5 s, done lazily on the tab's first show) is
-reported apart as `pyqtgraph_import_ms`: it is paid once per session.
+The window imports pyqtgraph on a worker a few seconds after start-up, so a
+user who opens Billing after that waits only for the drawing: reported as
+`open_after_preload_12_months_ms` (the warm re-opens). Also measured: 30 days,
+the tab's own SQL
+(`load_snapshot`), CSV export of every row (rows per second), and
+`Ledger.record` of one cloud and one local row (median, ms).
 """
 
 from __future__ import annotations
@@ -28,8 +33,16 @@ ROWS = 1_000_000
 YEARS = 2
 RUNS = 5
 # The tab opens on its last range; a new user's is "30 days". 12 months is measured too.
-RANGE = os.environ.get("BILLING_BENCH_RANGE", "30 days")
-WIDE = "12 months"
+RANGE = "12 months"
+NARROW = "30 days"
+FIRST_OPEN_MS = 300.0
+# The same totals the tab shows, read from the ledger rows themselves.
+BARE_SQL = (
+    "SELECT date(created_at, 'unixepoch', 'localtime') AS day, provider, model, backend, "
+    "COALESCE(project, ''), currency, SUM(cost), SUM(prompt_tokens + completion_tokens), "
+    "COUNT(*), COUNT(*) - COUNT(cost) FROM usage INDEXED BY usage_billing "
+    "WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2, 3, 4, 5, 6"
+)
 PROVIDERS = (
     ("local", "llama.cpp", "Mistral-Small-3.2-24B-Q4_K_M", None, None),
     ("mistral", "mistral", "mistral-small-latest", 0.15, 0.60),
@@ -42,6 +55,7 @@ PROJECTS = (None, "acme", "globex", "initech")
 
 
 def generate(db: object, now: float) -> float:
+    from app.core.billing.aggregates import day_of
     from app.core.foundation.storage import Database
 
     assert isinstance(db, Database)
@@ -62,18 +76,19 @@ def generate(db: object, now: float) -> float:
             cost, currency, source = (prompt * pin + completion * pout) / 1e6, "USD", "priced"
             if i % 997 == 0:
                 cost, currency, source = None, None, "no price"
+        created = now - rng.random() * span
         rows.append((
-            now - rng.random() * span, backend, provider, model, prompt, completion,
+            created, day_of(created), backend, provider, model, prompt, completion,
             "reported", 0.2, duration, "done", PROJECTS[i % 4], cost, currency, source,
             pin, pout, wh, compare,
         ))  # fmt: skip
     started = time.perf_counter()
     with db.transaction() as conn:
         conn.executemany(
-            "INSERT INTO usage (created_at, backend, provider, model, prompt_tokens, "
+            "INSERT INTO usage (created_at, local_day, backend, provider, model, prompt_tokens, "
             "completion_tokens, token_source, ttft_s, duration_s, outcome, project, cost, "
             "currency, cost_source, price_input, price_output, energy_wh, compare_cost) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
     db.execute("ANALYZE")
@@ -82,37 +97,48 @@ def generate(db: object, now: float) -> float:
     return time.perf_counter() - started
 
 
-def measure(app: Any, ctx: Any, pool: Any, preset: str, runs: int) -> tuple[list[float], ...]:
-    """Bare SQL (`load_snapshot`) and tab-open-to-charts-drawn times, both warm."""
+def sql_times(ctx: Any, preset: str, runs: int) -> tuple[list[float], list[float]]:
+    """(bare SQL over the ledger, the tab's own `load_snapshot`) for the range, warm."""
     from app.core.billing.aggregates import range_for
+    from app.core.billing.readonly import read_connection
     from app.core.billing.snapshot import load_snapshot
+
+    start, end = range_for(preset)
+    conn = read_connection(ctx.db)
+    conn.execute(BARE_SQL, (start, end)).fetchall()  # warm the page cache for both
+    load_snapshot(ctx.db, start, end, time.time())
+    bare, tab = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        conn.execute(BARE_SQL, (start, end)).fetchall()
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        load_snapshot(ctx.db, start, end, time.time())
+        tab.append(time.perf_counter() - t)
+    conn.close()
+    return bare, tab
+
+
+def open_tab(app: Any, ctx: Any, pool: Any, preset: str) -> float:
+    """Seconds from building the Billing tab to every chart painted."""
     from app.ui.billing import BillingTab
 
     ctx.settings.set("billing.range", preset)
-    start, end = range_for(preset)
-    load_snapshot(ctx.db, start, end, time.time())  # warm the page cache for both
-    sql_times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        load_snapshot(ctx.db, start, end, time.time())
-        sql_times.append(time.perf_counter() - t)
-    tab_times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        tab = BillingTab(ctx, pool)
-        tab.resize(1200, 800)
-        done = Done()
-        tab.data_loaded.connect(done.set)
-        tab.show()
-        while not done.loaded:
-            app.processEvents()
-            time.sleep(0.0005)
-        tab.grab()  # paint every chart
-        tab_times.append(time.perf_counter() - t)
-        tab.close()
-        tab.deleteLater()
+    t = time.perf_counter()
+    tab = BillingTab(ctx, pool)
+    tab.resize(1200, 800)
+    done = Done()
+    tab.data_loaded.connect(done.set)
+    tab.show()
+    while not done.loaded:
         app.processEvents()
-    return sql_times, tab_times
+        time.sleep(0.0005)
+    tab.grab()  # paint every chart
+    elapsed = time.perf_counter() - t
+    tab.close()
+    tab.deleteLater()
+    app.processEvents()
+    return elapsed
 
 
 class Done:
@@ -142,15 +168,17 @@ def main() -> int:
     ctx.ledger.budgets.set(5.0, "day", provider="mistral", hard=True)
 
     app = QApplication.instance() or QApplication([])
-    t = time.perf_counter()
-    import pyqtgraph  # noqa: F401  (paid once per session; reported apart)
-
-    import_ms = (time.perf_counter() - t) * 1000
     pool = WorkerPool({"db": 1})
-
-    sql_times, tab_times = measure(app, ctx, pool, RANGE, RUNS)
-    wide_sql, wide_tab = measure(app, ctx, pool, WIDE, 2)
+    bare_times, rollup_times = sql_times(ctx, RANGE, RUNS)
+    assert "pyqtgraph" not in sys.modules  # the first open pays for its import
+    first_open_ms = open_tab(app, ctx, pool, RANGE) * 1000
+    warm_times = [open_tab(app, ctx, pool, RANGE) for _ in range(RUNS)]
+    narrow_times = [open_tab(app, ctx, pool, NARROW) for _ in range(RUNS)]
     pool.shutdown()
+    t = time.perf_counter()
+    import pyqtgraph  # noqa: F401  (already imported by the first open: ~0 here)
+
+    assert (time.perf_counter() - t) < 0.01
 
     out = tmp / "all.csv"
     rates, cpu_rates = [], []
@@ -175,21 +203,25 @@ def main() -> int:
     if not reuse:
         shutil.rmtree(tmp, ignore_errors=True)  # ~300 MB of ledger
 
-    tab_ms, sql_ms = median(tab_times) * 1000, median(sql_times) * 1000
+    bare_ms, rollup_ms = median(bare_times) * 1000, median(rollup_times) * 1000
     record_ms = median(record_times) * 1000
-    ratio = tab_ms / sql_ms
-    passed = ratio <= 3.0 and tab_ms <= 300 and export_rate >= 200_000 and record_ms <= 2.0
-    print(f"inserted {ROWS:,} rows in {insert_s:.1f}s; range {RANGE}; "
-          f"tab runs {[round(x * 1000) for x in tab_times]} ms, "
-          f"sql runs {[round(x * 1000) for x in sql_times]} ms", file=sys.stderr)  # fmt: skip
+    ratio = first_open_ms / bare_ms
+    passed = (ratio <= 3.0 and first_open_ms <= FIRST_OPEN_MS and export_rate >= 200_000
+              and record_ms <= 2.0)  # fmt: skip
+    print(f"inserted {ROWS:,} rows in {insert_s:.1f}s; range {RANGE}; first open "
+          f"{first_open_ms:.0f} ms; warm opens {[round(x * 1000) for x in warm_times]} ms; "
+          f"bare SQL {[round(x * 1000) for x in bare_times]} ms; tab SQL "
+          f"{[round(x * 1000, 1) for x in rollup_times]} ms", file=sys.stderr)  # fmt: skip
     report(
-        {"bench": "billing_scale", "ratio": ratio, "target": "<= 3.0", "pass": passed},
-        tab_ms=round(tab_ms, 1), sql_ms=round(sql_ms, 1),
+        {"bench": "billing_scale", "ratio": ratio, "target": "<= 3.0 and first open <= 300 ms",
+         "pass": passed},
+        first_open_12_months_ms=round(first_open_ms, 1), bare_sql_12_months_ms=round(bare_ms, 1),
+        tab_sql_12_months_ms=round(rollup_ms, 2),
+        open_after_preload_12_months_ms=round(median(warm_times) * 1000, 1),
+        warm_open_30_days_ms=round(median(narrow_times) * 1000, 1),
         export_rows_per_s=round(export_rate), record_ms=round(record_ms, 3),
-        rows=ROWS, range=RANGE, pyqtgraph_import_ms=round(import_ms, 1),
-        tab_12_months_ms=round(median(wide_tab) * 1000, 1),
-        sql_12_months_ms=round(median(wide_sql) * 1000, 1),
-        export_rows_per_cpu_s=round(export_cpu_rate), load_average=round(os.getloadavg()[0], 2),
+        rows=ROWS, range=RANGE, export_rows_per_cpu_s=round(export_cpu_rate),
+        load_average=round(os.getloadavg()[0], 2),
     )  # fmt: skip
     return 0 if passed else 1
 

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-from _canned import canned_upstream
+from _canned import MODEL, canned_upstream
 from _common import median, report, starter_model
 
 from app.core.chat.backend import Sampling
@@ -43,7 +43,7 @@ SAMPLING = Sampling(temperature=0.0, top_p=0.95, max_tokens=CHUNKS + 16, context
 def bare_run(client: httpx.Client, url: str, prompt: str) -> tuple[float, float, int, float]:
     """(ttft, total, chunks, cpu seconds) for one bare streaming request."""
     body = {
-        "model": "canned",
+        "model": MODEL,
         "messages": [{"role": "user", "content": prompt}],
         "stream": True,
         "stream_options": {"include_usage": True},
@@ -114,8 +114,8 @@ def main() -> None:
         os.link(model, root / "models" / model.name)
         ctx = AppContext.open(root)
         try:
-            ctx.providers.add("bench", ProviderKind.OPENAI, base_url=base_url, model="canned")
-            cloud = Target("bench", "canned")
+            ctx.providers.add("bench", ProviderKind.OPENAI, base_url=base_url, model=MODEL)
+            cloud = Target("bench", MODEL)
             bare_client = httpx.Client(timeout=60.0)
             bare: list[tuple[float, float, int, float]] = []
             ours: list[tuple[float, float, int, float]] = []

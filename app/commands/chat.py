@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
     group.add_argument("--new", action="store_true", help="start a new conversation (default)")
     p.add_argument("--system", default=None, metavar="TEXT", help="system prompt")
+    p.add_argument("--project", default=None, metavar="NAME",
+                   help="put the conversation in this project (exact name; billed to it)")
     p.add_argument("--max-tokens", type=int, default=None, metavar="N")
     p.add_argument("--temperature", type=float, default=None, metavar="T")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -79,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         ctx.store.set_sampling(conv.id, sampling)
     if args.system is not None:
         ctx.store.set_system_prompt(conv.id, args.system)
+    if args.project is not None:
+        ctx.store.set_project(conv.id, args.project)
 
     cancel = threading.Event()
 
@@ -92,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     result = turn.result
     if args.json:
-        print(json.dumps(_as_json(turn), ensure_ascii=False))
+        data = _as_json(turn) | {"project": ctx.store.get(conv.id).project}
+        print(json.dumps(data, ensure_ascii=False))
     elif not result.text.endswith("\n"):
         print()
     if result.backend == "local" and (note := ctx.local.runtime_note):

@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=show_conversation)
+    sp = verbs.add_parser("set-project", help="put a conversation in a project (or none)")
+    sp.add_argument("id", type=int)
+    sp.add_argument("project", metavar="NAME", nargs="?", default=None,
+                    help="the project's exact name; leave out to take it out of its project")
+    sp.set_defaults(handler=set_project)
     export = verbs.add_parser("export", help="write a conversation as Markdown or JSON")
     export.add_argument("id", type=int)
     export.add_argument("--format", choices=("md", "json"), default="md")
@@ -50,8 +55,19 @@ def list_conversations(args: argparse.Namespace) -> int:
             for c in convs
         ])  # fmt: skip
     else:
-        print_table(("ID", "UPDATED", "TITLE"), [(c.id, format_time(c.updated_at), c.title)
-                                                for c in convs])
+        print_table(("ID", "UPDATED", "PROJECT", "TITLE"),
+                    [(c.id, format_time(c.updated_at), c.project or "", c.title)
+                     for c in convs])  # fmt: skip
+    return 0
+
+
+def set_project(args: argparse.Namespace) -> int:
+    ctx = _open()
+    ctx.store.get(args.id)  # an unknown id fails with its own message
+    ctx.store.set_project(args.id, args.project)
+    project = ctx.store.get(args.id).project
+    where = f"in project {project}" if project else "in no project"
+    print(f"Conversation {args.id} is now {where}.", file=sys.stderr)
     return 0
 
 

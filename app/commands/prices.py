@@ -1,4 +1,9 @@
-"""`parley prices list|set`: prices per million tokens, shipped and the user's own."""
+"""`parley prices list|set|rate|rates|display|hourly|local|refresh-hf`: what things cost.
+
+Per-token prices (shipped, the router's and the user's own; `genai-prices`
+covers the rest), exchange rates and the display currency, hourly rates for
+rented or self-hosted servers, and local electricity.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import print_json, print_table
 from app.core.billing.costs import load_local_settings, reprice_unpriced, save_local_settings
+from app.core.billing.currency import load_rates, set_display_currency, set_rate
+from app.core.billing.errors import PriceError
 from app.core.billing.hf_prices import HF_ROUTER, refresh_hf_prices
+from app.core.billing.hourly import remove_hourly, set_hourly
 from app.core.context import AppContext
 
 if TYPE_CHECKING:
@@ -37,6 +45,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     hf.add_argument("--endpoint", default=HF_ROUTER, metavar="URL",
                     help=f"router base URL (default {HF_ROUTER})")  # fmt: skip
     hf.set_defaults(handler=refresh_hf)
+    rate = verbs.add_parser("rate", help="set an exchange rate: how many USD one unit is worth")
+    rate.add_argument("currency", metavar="CODE")
+    rate.add_argument("usd_per_unit", type=float, metavar="USD_PER_UNIT")
+    rate.set_defaults(handler=set_exchange_rate)
+    rates = verbs.add_parser("rates", help="exchange rates in force (shipped or yours, dated)")
+    rates.add_argument("--json", action="store_true")
+    rates.set_defaults(handler=list_rates)
+    disp = verbs.add_parser("display", help="the currency totals, charts and budgets show")
+    disp.add_argument("currency", metavar="CODE")
+    disp.set_defaults(handler=set_display)
+    hourly = verbs.add_parser(
+        "hourly", help="bill a provider by the hour (a rented or self-hosted server)"
+    )
+    hourly.add_argument("provider", metavar="NAME", help="the provider's configured name")
+    hourly.add_argument("--per-hour", type=float, metavar="X", help="the server's hourly rate")
+    hourly.add_argument("--currency", default="USD", metavar="CODE")
+    hourly.add_argument("--off", action="store_true", help="back to per-token prices")
+    hourly.set_defaults(handler=set_hourly_rate)
     loc = verbs.add_parser(
         "local", help="what local answers cost: electricity, wattage, hardware, comparison"
     )
@@ -79,6 +105,49 @@ def set_price(args: argparse.Namespace) -> int:
     )
     if priced:
         print(f"Priced {priced:,} earlier requests that had no price.", file=sys.stderr)
+    return 0
+
+
+def set_exchange_rate(args: argparse.Namespace) -> int:
+    ctx = AppContext.open()
+    rate = set_rate(ctx.settings, args.currency, args.usd_per_unit)
+    print(f"1 {rate.currency} = {rate.usd_per_unit:g} USD (yours, {rate.date}).", file=sys.stderr)
+    return 0
+
+
+def list_rates(args: argparse.Namespace) -> int:
+    ctx = AppContext.open()
+    rates = load_rates(ctx.settings)
+    if args.json:
+        print_json({"display": rates.display,
+                    "rates": [r.to_dict() for r in rates.rates.values()]})  # fmt: skip
+        return 0
+    print(f"Totals, charts and budgets are shown in {rates.display}.", file=sys.stderr)
+    print_table(("CURRENCY", "USD PER UNIT", "SOURCE", "DATE"),
+                [(r.currency, f"{r.usd_per_unit:g}", r.source, r.date)
+                 for r in sorted(rates.rates.values(), key=lambda r: r.currency)])  # fmt: skip
+    return 0
+
+
+def set_display(args: argparse.Namespace) -> int:
+    ctx = AppContext.open()
+    code = set_display_currency(ctx.settings, args.currency)
+    print(f"Totals, charts and budgets are now shown in {code}.", file=sys.stderr)
+    return 0
+
+
+def set_hourly_rate(args: argparse.Namespace) -> int:
+    ctx = AppContext.open()
+    if args.off:
+        removed = remove_hourly(ctx.settings, args.provider)
+        what = "is billed per token again" if removed else "had no hourly rate"
+        print(f"{args.provider} {what}.", file=sys.stderr)
+        return 0
+    if args.per_hour is None:
+        raise PriceError("Give the hourly rate.", "e.g. --per-hour 2.40 --currency EUR")
+    rate = set_hourly(ctx.settings, args.provider, args.per_hour, args.currency)
+    print(f"{rate.backend}: {rate.currency} {rate.per_hour:g} per hour, shared among the "
+          f"requests running at the same time.", file=sys.stderr)  # fmt: skip
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import format_time, print_json, print_table
 from app.core.billing.export import export_csv, parse_date
+from app.core.chat.projects import ProjectStore
 from app.core.context import AppContext
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("usage", help="the usage ledger, newest first (with costs)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--project", metavar="NAME", default=None,
+                   help="only this project's requests (exact name)")
     p.set_defaults(handler=show_usage)
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     export = verbs.add_parser(
@@ -37,15 +40,19 @@ def _cost_text(cost: float | None, currency: str | None, source: str) -> str:
 
 def show_usage(args: argparse.Namespace) -> int:
     ctx = AppContext.open()
-    rows = ctx.ledger.rows(limit=args.limit)
+    rows = ctx.ledger.rows(limit=args.limit, project=args.project)
     if args.json:
         print_json([r.to_dict() for r in rows])
         return 0
+    if args.project is not None and not rows:
+        known = ", ".join(ProjectStore(ctx.db).names()) or "none yet"
+        print(f"No requests in project '{args.project}' (projects: {known}).", file=sys.stderr)
+        return 0
     print_table(
-        ("TIME", "BACKEND", "MODEL", "PROMPT", "COMPLETION", "TOKENS", "SECONDS", "OUTCOME",
-         "COST", "SOURCE"),
-        [(format_time(r.created_at), r.backend, r.model, r.prompt_tokens, r.completion_tokens,
-          r.token_source, f"{r.duration_s:.2f}", r.outcome,
+        ("TIME", "PROJECT", "BACKEND", "MODEL", "PROMPT", "COMPLETION", "TOKENS", "SECONDS",
+         "OUTCOME", "COST", "SOURCE"),
+        [(format_time(r.created_at), r.project or "", r.backend, r.model, r.prompt_tokens,
+          r.completion_tokens, r.token_source, f"{r.duration_s:.2f}", r.outcome,
           _cost_text(r.cost, r.currency, r.cost_source), r.cost_source) for r in rows],
     )  # fmt: skip
     return 0

@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from app.core.chat.conversations import ConversationStore
-from app.core.chat.targets import LOCAL, Target, TargetOption
+from app.core.chat.targets import AUTO, LOCAL, Target, TargetOption
 from app.core.foundation import offline
 from app.core.foundation.http import close_shared_client
 from app.core.foundation.paths import data_dir, database_path, ensure_writable_dir, models_dir
@@ -27,11 +27,15 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from app.core.billing.ledger import Ledger
+    from app.core.chat.backend import Backend
     from app.core.chat.conversations import Message
     from app.core.chat.service import BackendRegistry, ChatService
+    from app.core.gateway.service import Gateway
+    from app.core.gateway.tokens import AccessTokens
     from app.core.local.llama_backend import LocalBackend
     from app.core.local.model_controls import ModelControlsStore
     from app.core.providers import ProviderService
+    from app.core.routing.router import Router
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +129,46 @@ class AppContext:
         backends.register(LOCAL, lambda: self.local)
         # issue 4: each configured cloud provider is a backend under its own name.
         register_providers(backends, self.provider_store, self.keys, self.is_offline)
+        backends.register(AUTO, self._open_auto)
         return backends
+
+    def _open_auto(self) -> Backend:
+        from app.core.routing.auto import AutoBackend
+
+        return AutoBackend(self.router, lambda: self.backends, lambda: self.ledger)
+
+    @property
+    def router(self) -> Router:
+        from app.core.routing.router import Router
+
+        def loaded_path() -> str | None:
+            local = self._services.get("local")
+            return local.loaded_path if local is not None else None
+
+        return self._service("router", lambda: Router(
+            self.settings, self.catalog, self.provider_store, lambda: self.ledger, loaded_path,
+            self.is_offline,
+        ))  # fmt: skip
+
+    @property
+    def access_tokens(self) -> AccessTokens:
+        from app.core.gateway.tokens import AccessTokens
+
+        return self._service("access_tokens", lambda: AccessTokens(self.db, self.keys))
+
+    @property
+    def gateway(self) -> Gateway:
+        """The gateway's core (issue 16); `GatewayServer` puts it on HTTP."""
+        from app.core.gateway.service import Gateway
+
+        def local_n_ctx(model: str) -> int | None:
+            local = self._services.get("local")
+            return local.loaded_n_ctx(model) if local is not None else None
+
+        return self._service("gateway", lambda: Gateway(
+            registry=lambda: self.backends, ledger=lambda: self.ledger, catalog=self.catalog,
+            providers=self.provider_store, is_offline=self.is_offline, local_n_ctx=local_n_ctx,
+        ))  # fmt: skip
 
     @property
     def chat(self) -> ChatService:
@@ -155,9 +198,11 @@ class AppContext:
         return Target(LOCAL, model.name) if model else None
 
     def target_options(self) -> list[TargetOption]:
-        """Everything the model control offers: local models first, then providers."""
+        """Everything the model control offers: local models, `auto`, then providers."""
         from app.core.providers._wiring import provider_options
 
+        auto = TargetOption(Target(AUTO, ""), "Auto", "Automatic",
+                            detail="local or cloud, each message, by your routing policy")
         options = [
             TargetOption(
                 Target(LOCAL, m.name),
@@ -167,6 +212,7 @@ class AppContext:
             )
             for m in self.catalog.list()
         ]
+        options.append(auto)
         options += provider_options(self.provider_store, self.is_offline())
         return options
 

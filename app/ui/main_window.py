@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from app import APP_NAME
 from app.ui.chat import ChatTab
+from app.ui.gateway import GatewayController, GatewayIndicator
 from app.workers import FunctionJob
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 MODELS, BILLING = 1, 2
 PRICE_REFRESH_DELAY_MS = 3000
+CHART_PRELOAD_DELAY_MS = 4000  # after start-up and the price refresh have settled
 
 
 class LazyTab(QWidget):
@@ -72,12 +74,19 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         for index in range(3):
             QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, self._tab_switcher(index))
+        self.gateway = GatewayController(ctx, pool, self)
+        self.gateway_indicator = GatewayIndicator(self.gateway, self)
+        self.statusBar().addPermanentWidget(self.gateway_indicator)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(f"&About {APP_NAME}…", self.show_about)
         self._first_shown = False
         # Owned by the window, so a window closed before it fires never refreshes.
         self._price_refresh = QTimer(self, singleShot=True, interval=PRICE_REFRESH_DELAY_MS)
         self._price_refresh.timeout.connect(self.refresh_prices_daily)
+        # pyqtgraph's import (~0.4-0.6 s) on a worker once start-up is over, so the first
+        # open of the Billing tab only draws (issue 14).
+        self._chart_preload = QTimer(self, singleShot=True, interval=CHART_PRELOAD_DELAY_MS)
+        self._chart_preload.timeout.connect(self._preload_charts)
 
     @property
     def models_tab(self) -> ModelsTab:
@@ -129,7 +138,14 @@ class MainWindow(QMainWindow):
                 self.chat_tab.focus_composer()  # the window opens ready to type
             # After the window is up, so neither delays start-up.
             QTimer.singleShot(0, self._offer_first_run)
+            QTimer.singleShot(0, self.gateway.start_if_enabled)
             self._price_refresh.start()
+            self._chart_preload.start()
+
+    def _preload_charts(self) -> None:
+        from app.ui.billing.charts import preload_pyqtgraph
+
+        preload_pyqtgraph(self.pool)
 
     def _offer_first_run(self) -> None:
         if self.ctx.catalog.list():
@@ -168,6 +184,8 @@ class MainWindow(QMainWindow):
         # Stop generation (the partial answer is saved as `stopped`) and pause downloads
         # (they resume at the next start).
         self._price_refresh.stop()
+        self._chart_preload.stop()
+        self.gateway.shutdown()
         self.chat_tab.shutdown()
         if self._models.content is not None:
             self.models_tab.shutdown()

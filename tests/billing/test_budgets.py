@@ -7,35 +7,17 @@ from typing import TYPE_CHECKING
 import pytest
 
 from app.core.billing.budgets import BudgetBook, period_start
+from app.core.billing.currency import set_rate
 from app.core.billing.errors import BudgetError, BudgetExceededError
-from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome, TokenSource, Usage
 from app.core.chat.targets import Target
 from tests.billing.conftest import result
+from tests.helpers.counting_cloud import CountingCloud
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
 
     from app.core.billing.ledger import Ledger
     from app.core.context import AppContext
     from app.core.foundation.storage import Database
-
-
-class CountingCloud:
-    """A cloud backend that only counts how often it was asked (nothing leaves the test)."""
-
-    name = "mistral"
-    provider = "mistral"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def stream(
-        self, request: GenerationRequest, cancel: threading.Event
-    ) -> Generator[str, None, GenerationResult]:
-        self.calls += 1
-        yield "ok"
-        return GenerationResult("ok", Outcome.DONE, Usage(10, 1, TokenSource.REPORTED),
-                                "mistral", "mistral", request.model, 0.1, 0.2)  # fmt: skip
 
 
 def _spend(ledger: Ledger, usd: float, provider: str = "mistral") -> None:
@@ -48,7 +30,8 @@ def _spend(ledger: Ledger, usd: float, provider: str = "mistral") -> None:
 def _check(ledger: Ledger, **kw: object) -> list[str]:
     args: dict[str, object] = {
         "conversation_id": None, "backend": "mistral", "provider": "mistral",
-        "model": "mistral-small-2506", "project": None, "messages": [], "max_tokens": 1000,
+        "model": "mistral-small-2506", "project": None, "prompt_tokens": 0,
+        "token_source": "estimated", "max_tokens": 1000,
     }  # fmt: skip
     return ledger.preflight(**(args | kw))  # type: ignore[arg-type]
 
@@ -92,16 +75,18 @@ def test_project_budgets_only_count_their_project(ledger: Ledger, db: Database) 
     _check(ledger, project="other")
 
 
-def test_spend_in_another_currency_is_flagged_not_summed(ledger: Ledger) -> None:
+def test_spend_in_another_currency_is_converted_at_the_users_rate(ledger: Ledger) -> None:
+    """Issue 14: a euro row counts against a dollar budget at the rate the user set."""
     ledger.prices.set("scaleway", "m", 100.0, 100.0, currency="EUR")
     ledger.record(result(provider="scaleway", backend="scaleway", model="m"),
                   conversation_id=None, message_id=None)  # fmt: skip
     _spend(ledger, 0.1)
+    set_rate(ledger.settings, "EUR", 1.2)
     budget = ledger.budgets.set(10.0, "day")
     status = ledger.budgets.status(budget, time.time())
-    assert status.spent == pytest.approx(0.1, rel=1e-3)
-    assert status.other_currency_rows == 1
-    assert status.to_dict()["currency_mismatch_rows"] == 1
+    # EUR 0.15 (1,500 tokens at EUR 100/M) is USD 0.18 at 1.2.
+    assert status.spent == pytest.approx(0.1 + 0.18, rel=1e-3)
+    assert status.other_currency_rows == 0
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from app.core.billing.costs import (
     HARDWARE_PRICE,
     reprice_unpriced,
 )
+from app.core.billing.currency import set_rate
 from app.core.billing.energy import EnergyMonitor, RaplMeter
 from app.core.billing.ledger import Ledger
 from app.core.chat.backend import Outcome
@@ -98,7 +99,8 @@ def test_local_energy_is_measured_from_rapl_counters(db: Database, tmp_path: Pat
     ledger = Ledger(db, monitor=EnergyMonitor([RaplMeter(root)]))
     ledger.settings.set(ELECTRICITY_PER_KWH, 1.0)
     ledger.preflight(conversation_id=None, backend="local", provider="llama.cpp", model="smol",
-                     project=None, messages=[], max_tokens=10)  # fmt: skip
+                     project=None, prompt_tokens=0, token_source="estimated",
+                     max_tokens=10)  # fmt: skip
     _rapl(root, 2_600_000)  # wrapped: 1,000,000 + 2,600,000 uJ = 3.6 J
     row_id = ledger.record(result(backend="local"), conversation_id=None, message_id=None)
     row = ledger.get(row_id)
@@ -108,15 +110,18 @@ def test_local_energy_is_measured_from_rapl_counters(db: Database, tmp_path: Pat
     assert row.cost == pytest.approx(3.6 / 3600 / 1000)
 
 
-def test_comparison_in_another_currency_is_left_out_not_mixed(ledger: Ledger) -> None:
+def test_comparison_in_another_currency_is_converted_at_the_users_rate(ledger: Ledger) -> None:
+    """Issue 14: currencies convert at the user's rates instead of being dropped."""
     ledger.prices.set("mistral", "mistral-small-2506", 0.1, 0.3, currency="EUR")
     ledger.settings.set(COMPARE_PROVIDER, "mistral")
     ledger.settings.set(COMPARE_MODEL, "mistral-small-2506")
+    set_rate(ledger.settings, "EUR", 2.0)
     row_id = ledger.record(result(backend="local"), conversation_id=None, message_id=None)
     row = ledger.get(row_id)
     assert row is not None
     assert row.currency == "USD"
-    assert row.compare_cost is None
+    # 1,000 prompt + 500 completion tokens at EUR 0.1 / 0.3 per M = EUR 0.00025 = USD 0.0005.
+    assert row.compare_cost == pytest.approx(0.0005)
 
 
 def test_interrupted_rows_are_costed_too(ledger: Ledger) -> None:

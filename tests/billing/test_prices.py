@@ -12,21 +12,37 @@ if TYPE_CHECKING:
     from app.core.foundation.storage import Database
 
 
-def test_shipped_table_has_the_issue_defaults_with_source_and_date() -> None:
+def test_shipped_file_keeps_euro_invoices_in_euros_with_source_and_date() -> None:
+    """Issue 14, input 8: Scaleway's and OVHcloud's euro prices were stored as dollars."""
     table = {(p.provider, p.model): p for p in shipped_prices()}
     expected = {
-        ("mistral", "mistral-small-latest"): (0.15, 0.60),
-        ("mistral", "mistral-small-2506"): (0.10, 0.30),
-        ("deepinfra", "mistralai/Mistral-Small-3.2-24B-Instruct-2506"): (0.075, 0.20),
-        ("scaleway", "mistral-small-3.2-24b-instruct-2506"): (0.15, 0.35),
-        ("ovhcloud", "Mistral-Small-3.2-24B-Instruct-2506"): (0.09, 0.28),
+        ("deepinfra", "mistralai/Mistral-Small-3.2-24B-Instruct-2506"): (0.075, 0.20, "USD"),
+        ("scaleway", "mistral-small-3.2-24b-instruct-2506"): (0.15, 0.35, "EUR"),
+        ("ovhcloud", "Mistral-Small-3.2-24B-Instruct-2506"): (0.09, 0.28, "EUR"),
     }
-    for key, (inp, out) in expected.items():
+    for key, (inp, out, currency) in expected.items():
         price = table[key]
-        assert (price.input, price.output) == (inp, out)
+        assert (price.input, price.output, price.currency) == (inp, out, currency)
         assert price.source.startswith("https://")
         assert len(price.date) == 10
+
+
+def test_maintained_dataset_prices_far_more_than_the_five_shipped_rows(db: Database) -> None:
+    """Issue 14, input 8: five shipped rows, all Mistral Small. Now genai-prices seeds them."""
+    book = PriceBook(db)
+    for provider, model, expected in (
+        ("mistral", "mistral-small-2506", (0.1, 0.3)),
+        ("api.openai.com", "gpt-4o-mini-2024-07-18", (0.15, 0.6)),
+        ("openrouter.ai", "openai/gpt-4o-mini", (0.15, 0.6)),
+        ("mistral", "mistral-large-latest", None),
+    ):
+        price = book.lookup(provider, model)
+        assert price is not None, (provider, model)
         assert price.currency == "USD"
+        assert price.source.startswith("genai-prices ")
+        assert len(price.date) == 10
+        if expected:
+            assert (price.input, price.output) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

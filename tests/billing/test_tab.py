@@ -75,8 +75,8 @@ def test_charts_totals_and_hover(qtbot: QtBot, ctx: AppContext, pool: WorkerPool
     assert set(charts.plots) == {"spend_per_day", "spend_by_model", "tokens_per_day",
                                  "cost_per_1k", "spend_by_project"}  # fmt: skip
     assert "Today <b>$" in tab.totals.text()
-    assert "not converted" in tab.totals.text()  # the EUR row is named, not summed
-    assert "other currencies are shown apart" in charts.notice.text()
+    # Issue 14: the EUR row is converted at the shipped rate, which the notice names.
+    assert "Converted into USD at 1 EUR = 1.17 USD (shipped, 2025-06-30)" in charts.notice.text()
     assert "1 requests have no price" in charts.notice.text()
     # Hover over the newest day's bar: the readout shows its value.
     hover = charts.hovers["spend_per_day"]

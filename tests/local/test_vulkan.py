@@ -81,8 +81,10 @@ def run(model: Path, build: Path | None, visible: str | None = None) -> tuple[di
     env["PYTHONPATH"] = os.pathsep.join([*([str(build)] if build else []), str(REPO)])
     if visible is not None:
         env["GGML_VK_VISIBLE_DEVICES"] = visible
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(model), str(GREEDY_TOKENS)],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(model), str(GREEDY_TOKENS)],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
@@ -155,7 +157,9 @@ def test_parley_hardware_lists_the_vulkan_device(site: Path) -> None:
     assert "Vulkan0" in [d["name"] for d in hw["llama_devices"]]
     [gpu] = hw["gpus"]  # llvmpipe, as llama.cpp sees it: memory shared with the CPU
     assert "llvmpipe" in gpu["name"] and gpu["unified"] and gpu["source"] == "llama.cpp"
-    text = subprocess.run([sys.executable, "-m", "app", "hardware"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=300, check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        [sys.executable, "-m", "app", "hardware"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
     assert "llama.cpp backend: Vulkan (GPU offload on)" in text
     assert re.search(r"Vulkan: +llvmpipe.*GiB", text) and "Vulkan0 (llvmpipe" in text

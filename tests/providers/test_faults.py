@@ -236,12 +236,13 @@ def test_empty_answer(ctx: AppContext, fs: FaultServer) -> None:
 def test_no_usage_is_estimated_never_zero(ctx: AppContext, fs: FaultServer) -> None:
     fs.script(Reply.stream(answer("Paris is the capital", " of France.")))
     r = result_of(ctx, "What is the capital of France?", T)
-    assert r.usage.source is TokenSource.COUNTED
+    # Issue 14: no tokenizer for this model, so the figures are labelled estimates.
+    assert r.usage.source is TokenSource.ESTIMATED
     assert r.usage.prompt_tokens > 0
     assert r.usage.completion_tokens > 0
     row = ctx.ledger.rows()[0]
     assert (row.token_source, row.prompt_tokens > 0, row.completion_tokens > 0) == (
-        "counted", True, True,
+        "estimated", True, True,
     )  # fmt: skip
 
 

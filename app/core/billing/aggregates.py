@@ -1,31 +1,36 @@
-"""Everything the Billing tab draws, as a handful of SQL aggregates over one time range.
+"""Everything the Billing tab draws, from the daily roll-up over one range of local days.
 
-All grouping happens in SQLite over the `usage_billing` covering index; Python
-only reshapes a few hundred result rows. Days are local calendar days
-computed from each row's own timestamp, so rows written while the clock ran
-backwards still land in the right day (they are never grouped by order).
+`usage_daily` holds one row per local calendar day and provider, model,
+backend, project and currency, kept in step with the ledger by triggers (see
+the storage migration). Each usage row's day is its own local date, DST
+included, fixed when it was recorded; a year is a few thousand roll-up rows
+whatever the size of the ledger. Amounts are converted into the display
+currency per group (a multiplication), at the rates the user set or the
+shipped defaults, and the summary says which rates it used.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from app.core.billing.budgets import period_start
+from app.core.billing.currency import Rates, load_rates
 
 if TYPE_CHECKING:
     import sqlite3
 
 DAY_S = 86_400
+EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
 class DaySpend:
-    day: int  # days since 1970-01-01 in local time
+    day: int  # local calendar day, days since 1970-01-01
     provider: str
-    currency: str | None
+    currency: str  # the display currency
     cost: float
     tokens: int
     requests: int
@@ -34,7 +39,7 @@ class DaySpend:
 @dataclass(frozen=True, slots=True)
 class GroupSpend:
     key: str  # a model, backend or project name ("" for none)
-    currency: str | None
+    currency: str
     cost: float
     tokens: int
     requests: int
@@ -44,7 +49,7 @@ class GroupSpend:
 @dataclass(frozen=True, slots=True)
 class PeriodTotal:
     label: str  # "today" | "this week" | "this month"
-    currency: str | None
+    currency: str
     cost: float
     saving: float  # comparison cloud price minus local cost, local rows only
     requests: int
@@ -54,7 +59,7 @@ class PeriodTotal:
 class BillingSummary:
     start: float
     end: float
-    utc_offset_s: int
+    currency: str  # every amount below is in this currency
     days: tuple[DaySpend, ...]
     models: tuple[GroupSpend, ...]
     backends: tuple[GroupSpend, ...]
@@ -62,115 +67,137 @@ class BillingSummary:
     totals: tuple[PeriodTotal, ...]
     requests: int
     unpriced: int
+    converted: str = ""  # the rates used, e.g. "1 EUR = 1.17 USD (shipped, 2025-06-30)"
+    unconverted: int = 0  # requests in a currency without a rate, left out of the amounts
 
     @property
     def is_empty(self) -> bool:
         return self.requests == 0
 
-    def currencies(self) -> list[str]:
-        seen = {d.currency for d in self.days if d.currency} | {
-            t.currency for t in self.totals if t.currency}  # fmt: skip
-        return sorted(seen)
+    @property
+    def total(self) -> float:
+        return sum(g.cost for g in self.backends)
 
 
-def utc_offset_s(now: float) -> int:
-    # One offset for the whole range: a DST change shifts at most one hour of one day.
-    offset = dt.datetime.fromtimestamp(now).astimezone().utcoffset()
-    return int(offset.total_seconds()) if offset else 0
+def day_of(ts: float) -> int:
+    """The local calendar day of `ts` (DST included), as days since 1970-01-01."""
+    return (dt.date.fromtimestamp(ts) - EPOCH).days
 
 
-def day_start_ts(day: int, offset_s: int) -> float:
-    return float(day * DAY_S - offset_s)
+def day_start_ts(day: int) -> float:
+    """Local midnight at the start of `day` (a 23- or 25-hour day across DST is exact)."""
+    date = EPOCH + dt.timedelta(days=day)
+    return dt.datetime(date.year, date.month, date.day).timestamp()
 
 
-def summarize(conn: sqlite3.Connection, start: float, end: float, now: float) -> BillingSummary:
-    """The Billing tab's data for [start, end), plus today / week / month totals at `now`.
+class _ConnSettings:
+    """Settings read through a read-only connection (the Billing job's own)."""
 
-    One scan of the covering index groups by every dimension the charts split
-    on; Python then folds the few thousand groups (not the rows) per chart.
-    """
-    offset = utc_offset_s(now)
-    groups = conn.execute(
-        "SELECT CAST((created_at + ?) / 86400 AS INTEGER) AS day, provider, model, backend, "
-        "COALESCE(project, ''), currency, COALESCE(SUM(cost), 0), "
-        "SUM(prompt_tokens + completion_tokens), COUNT(*), COUNT(*) - COUNT(cost) "
-        "FROM usage INDEXED BY usage_billing WHERE created_at >= ? AND created_at < ? "
-        "GROUP BY 1, 2, 3, 4, 5, 6",
-        (offset, start, end),
-    ).fetchall()
-    days: dict[tuple[int, str, str | None], list[float]] = {}
-    by: tuple[dict[tuple[str, str | None], list[float]], ...] = ({}, {}, {})
-    for day, provider, model, backend, project, currency, cost, tokens, n, unpriced in groups:
-        d = days.setdefault((day, provider, currency), [0.0, 0, 0])
-        d[0] += cost
-        d[1] += tokens
-        d[2] += n
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+
+def rates_for(conn: sqlite3.Connection) -> Rates:
+    return load_rates(_ConnSettings(conn))
+
+
+def summarize(
+    conn: sqlite3.Connection, start: float, end: float, now: float, rates: Rates | None = None
+) -> BillingSummary:
+    """The Billing tab's data for the local days in [start, end), plus today / week /
+    month totals at `now`, all in the display currency."""
+    rates = rates or rates_for(conn)
+    display = rates.display
+    # SQLite groups and converts (a CASE per roll-up row); Python gets a few hundred rows.
+    amount = f"SUM(cost * {rates.sql_factor()})"
+    where = "WHERE day >= :lo AND day < :hi"
+    span = {"lo": day_of(start), "hi": day_of(end)}
+    days = conn.execute(
+        f"SELECT day, provider, COALESCE({amount}, 0), SUM(tokens), SUM(requests) "
+        f"FROM usage_daily {where} GROUP BY day, provider ORDER BY day, provider", span,
+    ).fetchall()  # fmt: skip
+    # Model, backend and project charts from one small grouping, folded and converted here.
+    by: tuple[dict[str, list[float]], ...] = ({}, {}, {})
+    seen: set[str] = set()
+    unconverted = 0
+    for model, backend, project, currency, cost, tokens, n, unpriced in conn.execute(
+        f"SELECT model, backend, project, currency, SUM(cost), SUM(tokens), SUM(requests), "
+        f"SUM(unpriced) FROM usage_daily {where} GROUP BY 1, 2, 3, 4", span,
+    ):  # fmt: skip
+        factor = rates.factor(currency or None)
+        if currency:
+            seen.add(currency)
+        if factor is None:
+            unconverted += n
         for table, key in zip(by, (model, backend, project), strict=True):
-            g = table.setdefault((key, currency), [0.0, 0, 0, 0])
-            g[0] += cost
+            g = table.setdefault(key, [0.0, 0, 0, 0])
+            g[0] += cost * (factor or 0.0)
             g[1] += tokens
             g[2] += n
             g[3] += unpriced
     models, backends, projects = (
-        tuple(sorted((GroupSpend(k, c, v[0], int(v[1]), int(v[2]), int(v[3]))
-                      for (k, c), v in table.items()), key=lambda g: -g.cost))
+        tuple(sorted((GroupSpend(k, display, v[0], int(v[1]), int(v[2]), int(v[3]))
+                      for k, v in table.items()), key=lambda g: -g.cost))
         for table in by
     )  # fmt: skip
+    totals = period_totals(conn, now, rates)
     return BillingSummary(
         start=start,
         end=end,
-        utc_offset_s=offset,
+        currency=display,
         days=tuple(
-            DaySpend(day, prov, cur, v[0], int(v[1]), int(v[2]))
-            for (day, prov, cur), v in sorted(days.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+            DaySpend(day, prov, display, cost, int(tokens), int(n))
+            for day, prov, cost, tokens, n in days
         ),
         models=models,
         backends=backends,
         projects=projects,
-        totals=tuple(period_totals(conn, now)),
+        totals=tuple(totals),
         requests=sum(g.requests for g in backends),
         unpriced=sum(g.unpriced for g in backends),
+        converted=rates.describe(seen),
+        unconverted=unconverted,
     )
 
 
-def period_totals(conn: sqlite3.Connection, now: float) -> list[PeriodTotal]:
-    today = period_start("day", now)
-    local_now = dt.datetime.fromtimestamp(now).astimezone()
-    week = today - local_now.weekday() * DAY_S  # Monday
-    month = period_start("month", now)
-    first = min(week, month)
-    rows = conn.execute(
-        "SELECT currency, "
-        "SUM(CASE WHEN created_at >= :today THEN cost END), "
-        "SUM(CASE WHEN created_at >= :week THEN cost END), "
-        "SUM(CASE WHEN created_at >= :month THEN cost END), "
-        "SUM(CASE WHEN created_at >= :today AND backend = 'local' THEN compare_cost - cost END), "
-        "SUM(CASE WHEN created_at >= :week AND backend = 'local' THEN compare_cost - cost END), "
-        "SUM(CASE WHEN created_at >= :month AND backend = 'local' THEN compare_cost - cost END), "
-        "COUNT(CASE WHEN created_at >= :today THEN 1 END), "
-        "COUNT(CASE WHEN created_at >= :week THEN 1 END), "
-        "COUNT(CASE WHEN created_at >= :month THEN 1 END) "
-        "FROM usage INDEXED BY usage_billing WHERE created_at >= :first GROUP BY currency",
-        {"today": today, "week": week, "month": month, "first": first},
-    ).fetchall()
+def period_totals(conn: sqlite3.Connection, now: float, rates: Rates) -> list[PeriodTotal]:
+    today = day_of(now)
+    local_now = dt.date.fromtimestamp(now)
+    week = today - local_now.weekday()  # Monday
+    month = (local_now.replace(day=1) - EPOCH).days
+    factor = rates.sql_factor()
+    row = conn.execute(
+        f"SELECT "
+        f"SUM(CASE WHEN day >= :today THEN cost * {factor} END), "
+        f"SUM(CASE WHEN day >= :week THEN cost * {factor} END), "
+        f"SUM(CASE WHEN day >= :month THEN cost * {factor} END), "
+        f"SUM(CASE WHEN day >= :today THEN saving * {factor} END), "
+        f"SUM(CASE WHEN day >= :week THEN saving * {factor} END), "
+        f"SUM(CASE WHEN day >= :month THEN saving * {factor} END), "
+        f"SUM(CASE WHEN day >= :today THEN requests END), "
+        f"SUM(CASE WHEN day >= :week THEN requests END), "
+        f"SUM(CASE WHEN day >= :month THEN requests END) "
+        f"FROM usage_daily WHERE day >= :first AND day <= :today",
+        {"today": today, "week": week, "month": month, "first": min(week, month)},
+    ).fetchone()
     out: list[PeriodTotal] = []
     for i, label in enumerate(("today", "this week", "this month")):
-        for r in rows:
-            if r[7 + i]:
-                out.append(PeriodTotal(label, r[0], r[1 + i] or 0.0, r[4 + i] or 0.0, r[7 + i]))
+        if row[6 + i]:
+            out.append(PeriodTotal(label, rates.display, row[i] or 0.0, row[3 + i] or 0.0,
+                                   int(row[6 + i])))  # fmt: skip
     return out
 
 
 def range_for(preset: str, now: float | None = None) -> tuple[float, float]:
-    """[start, end) for "7 days", "30 days" or "12 months", ending after today."""
-    now = time.time() if now is None else now
-    end = period_start("day", now) + DAY_S
-    match preset:
-        case "7 days":
-            return end - 7 * DAY_S, end
-        case "30 days":
-            return end - 30 * DAY_S, end
-        case "12 months":
-            return end - 365 * DAY_S, end
-        case _:
-            raise ValueError(f"unknown range {preset!r}")
+    """[start, end) local midnights for "7 days", "30 days" or "12 months", ending after
+    today (calendar days, so a DST change inside the range moves nothing)."""
+    today = dt.date.fromtimestamp(time.time() if now is None else now)
+    days = {"7 days": 7, "30 days": 30, "12 months": 365}.get(preset)
+    if days is None:
+        raise ValueError(f"unknown range {preset!r}")
+    end = (today - EPOCH).days + 1
+    return day_start_ts(end - days), day_start_ts(end)

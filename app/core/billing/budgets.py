@@ -1,8 +1,10 @@
 """Budgets: overall, per provider or per project, per day or per month.
 
-Spend is summed in SQL over the period (local calendar day or month) in the
-budget's own currency; rows in another currency are counted apart and flagged,
-never converted or summed in.
+Spend is summed from the daily roll-up (`usage_daily`, kept in step with the
+ledger by triggers) over the period's local calendar days, per currency, and
+converted into the budget's currency at the user's rates (shipped defaults
+until they set their own). Only a currency without any rate is left out, and
+counted apart.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.core.billing.currency import Rates, load_rates
 from app.core.billing.errors import BudgetError, BudgetExceededError
 from app.core.billing.prices import validate_currency
+from app.core.foundation.settings import Settings
 
 if TYPE_CHECKING:
     from app.core.foundation.storage import Database
@@ -87,6 +91,13 @@ def period_start(period: str, now: float) -> float:
     return start.timestamp()
 
 
+def first_day(period: str, now: float) -> int:
+    """The first local calendar day (days since 1970-01-01) of the period containing `now`."""
+    today = dt.date.fromtimestamp(now)
+    start = today.replace(day=1) if period == "month" else today
+    return (start - dt.date(1970, 1, 1)).days
+
+
 class BudgetBook:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -137,28 +148,34 @@ class BudgetBook:
     def all(self) -> list[Budget]:
         return [_from_row(r) for r in self.db.query("SELECT * FROM budgets ORDER BY id")]
 
-    def status(self, budget: Budget, now: float) -> BudgetStatus:
-        start = period_start(budget.period, now)
-        where = "created_at >= ?"
-        params: list[object] = [start]
+    def status(self, budget: Budget, now: float, rates: Rates | None = None) -> BudgetStatus:
+        rates = rates or load_rates(Settings(self.db))
+        where = "day >= ?"
+        params: list[object] = [first_day(budget.period, now)]
         if budget.scope == "provider":
             where += " AND provider = ? COLLATE NOCASE"
             params.append(budget.name)
         elif budget.scope == "project":
             where += " AND project = ?"
             params.append(budget.name)
-        row = self.db.query(
-            # Every column read here is in the usage_billing covering index: no row lookups.
-            f"SELECT COALESCE(SUM(CASE WHEN currency = ? THEN cost END), 0) AS spent, "
-            f"COUNT(CASE WHEN currency IS NOT NULL AND currency != ? THEN 1 END) AS other, "
-            f"COUNT(*) - COUNT(cost) AS unpriced "  # only unpriced rows lack a cost; index-only
-            f"FROM usage INDEXED BY usage_billing WHERE {where}",
-            [budget.currency, budget.currency, *params],
-        )[0]
-        return BudgetStatus(budget, float(row["spent"]), start, row["other"], row["unpriced"])
+        rows = self.db.query(
+            f"SELECT currency, SUM(cost), SUM(requests), SUM(unpriced) FROM usage_daily "
+            f"WHERE {where} GROUP BY currency",
+            params,
+        )
+        spent, other, unpriced = 0.0, 0, 0
+        for currency, cost, requests, no_price in rows:
+            unpriced += int(no_price)
+            factor = rates.factor(currency or None, budget.currency)
+            if factor is None:
+                other += int(requests)
+            else:
+                spent += float(cost) * factor
+        return BudgetStatus(budget, spent, period_start(budget.period, now), other, unpriced)
 
     def statuses(self, now: float) -> list[BudgetStatus]:
-        return [self.status(b, now) for b in self.all()]
+        rates = load_rates(Settings(self.db))
+        return [self.status(b, now, rates) for b in self.all()]
 
     def check(
         self,
@@ -169,24 +186,32 @@ class BudgetBook:
         worst_case: float | None,
         currency: str | None,
         now: float,
+        basis: str = "priced",
+        rates: Rates | None = None,
     ) -> list[str]:
-        """Warnings for this request; raises `BudgetExceededError` if a hard budget refuses it."""
+        """Warnings for this request; raises `BudgetExceededError` if a hard budget refuses it.
+
+        `worst_case` (in `currency`) is `Ledger.quote()`'s figure: the prompt
+        and max_tokens of answer. None means nothing prices it in advance."""
+        rates = rates or load_rates(Settings(self.db))
         warnings: list[str] = []
         for budget in self.all():
             if not budget.applies_to(provider, project):
                 continue
-            status = self.status(budget, now)
-            if worst_case is None or currency != budget.currency:
+            status = self.status(budget, now, rates)
+            factor = rates.factor(currency, budget.currency) if worst_case is not None else None
+            if worst_case is None or factor is None:
                 if is_cloud and budget.hard:
-                    reason = "has no known price" if worst_case is None else (
-                        f"is priced in {currency}")  # fmt: skip
+                    reason = {"hourly": "is billed by the hour"}.get(
+                        basis, "has no known price" if worst_case is None else
+                        f"is priced in {currency}, which has no exchange rate")  # fmt: skip
                     warnings.append(
-                        f"This request {reason}, so the {budget.label} can't cap it. "
+                        f"This request {reason}, so the {budget.label} can't cap it in advance. "
                         f"Set a price with `parley prices set`."
                     )
                 extra = 0.0
             else:
-                extra = worst_case
+                extra = worst_case * factor
             projected = status.spent + extra
             if is_cloud and budget.hard and extra > 0 and projected > budget.amount:
                 raise BudgetExceededError(

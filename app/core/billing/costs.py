@@ -16,6 +16,8 @@ from app.core.billing.errors import PriceError
 from app.core.billing.prices import Price, PriceBook, validate_amount, validate_currency
 
 if TYPE_CHECKING:
+    from app.core.billing.currency import Rates
+    from app.core.billing.hourly import HourlyRate
     from app.core.foundation.settings import Settings
     from app.core.foundation.storage import Database
 
@@ -41,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
 class CostSource(StrEnum):
     PRICED = "priced"
     NO_PRICE = "no price"
+    REPORTED = "reported"  # the provider stated the cost (OpenRouter's usage.cost)
+    HOURLY = "hourly"  # a share of a server's hourly rate
     ENERGY_MEASURED = "energy measured"
     ENERGY_ESTIMATED = "energy estimated"
 
@@ -54,6 +58,8 @@ class Costing:
     price_output: float | None = None
     energy_wh: float | None = None
     compare_cost: float | None = None  # local rows: the comparison cloud model's price
+    price_source: str | None = None  # where the price came from (URL, dataset, "yours")
+    price_date: str | None = None  # ISO date of that price
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +107,24 @@ def save_local_settings(settings: Settings, values: LocalCostSettings) -> None:
     settings.set(COMPARE_MODEL, values.compare_model)
 
 
-def cloud_costing(price: Price | None, prompt_tokens: int, completion_tokens: int) -> Costing:
+def price_source_text(price: Price) -> str:
+    return "yours" if price.user_override else price.source
+
+
+def cloud_costing(
+    price: Price | None,
+    prompt_tokens: int,
+    completion_tokens: int,
+    reported_cost: float | None = None,
+) -> Costing:
+    """Per-token cost; a cost the provider reported wins over Parley's arithmetic."""
+    if reported_cost is not None:
+        return Costing(
+            cost=reported_cost, currency="USD", source=CostSource.REPORTED,
+            price_input=price.input if price else None,
+            price_output=price.output if price else None,
+            price_source="reported by the provider", price_date=_today(),
+        )  # fmt: skip
     if price is None:
         return Costing(None, None, CostSource.NO_PRICE)
     return Costing(
@@ -110,7 +133,23 @@ def cloud_costing(price: Price | None, prompt_tokens: int, completion_tokens: in
         source=CostSource.PRICED,
         price_input=price.input,
         price_output=price.output,
+        price_source=price_source_text(price),
+        price_date=price.date,
     )
+
+
+def hourly_costing(rate: HourlyRate, share_s: float) -> Costing:
+    return Costing(
+        cost=rate.cost(share_s), currency=rate.currency, source=CostSource.HOURLY,
+        price_output=rate.per_hour,  # the price used: per hour for hourly rows
+        price_source=f"your hourly rate for {rate.backend}", price_date=rate.date,
+    )  # fmt: skip
+
+
+def _today() -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d")
 
 
 def local_costing(
@@ -120,15 +159,19 @@ def local_costing(
     compare: Price | None,
     prompt_tokens: int,
     completion_tokens: int,
+    rates: Rates | None = None,
 ) -> Costing:
     energy = measured_wh if measured_wh is not None else estimated_wh(conf.device_watts, duration_s)
     cost = energy / 1000.0 * conf.electricity_per_kwh
     if conf.hardware_price > 0:
         cost += conf.hardware_price / conf.hardware_hours * max(0.0, duration_s) / 3600.0
     compare_cost = None
-    # A comparison in another currency is not comparable: leave it out rather than mix.
-    if compare is not None and compare.currency == conf.currency:
+    if compare is not None:
         compare_cost = compare.cost(prompt_tokens, completion_tokens)
+        # Another currency is converted at the user's rates, or left out rather than mixed.
+        factor = 1.0 if compare.currency == conf.currency else (
+            rates.factor(compare.currency, conf.currency) if rates else None)  # fmt: skip
+        compare_cost = None if factor is None else compare_cost * factor
     return Costing(
         cost=cost,
         currency=conf.currency,
@@ -137,28 +180,44 @@ def local_costing(
         price_output=conf.electricity_per_kwh,  # the price used: per kWh for local rows
         energy_wh=energy,
         compare_cost=compare_cost,
+        price_source="your electricity price" + (" and hardware" if conf.hardware_price > 0
+                                                 else ""),
+        price_date=_today(),
     )
 
 
 def reprice_unpriced(db: Database, book: PriceBook) -> int:
-    """Price rows recorded with "no price" now that a price exists; returns rows priced."""
-    pairs = db.query(
-        "SELECT DISTINCT provider, model FROM usage WHERE cost_source = 'no price' "
-        "AND backend != ?",
+    """Price rows recorded with "no price" now that a price exists; returns rows priced.
+
+    Uses the same resolution as the pre-flight and the ledger (requested id,
+    answered id, configured name), so a price saved under a provider's
+    configured name prices its old rows too. Run it off the GUI thread.
+    """
+    from app.core.billing.resolve import PriceQuery, PriceResolver
+
+    resolver = PriceResolver(book)
+    groups = db.query(
+        "SELECT backend, provider, model, requested_model, MIN(created_at) AS first "
+        "FROM usage WHERE cost_source = 'no price' AND backend != ? "
+        "GROUP BY backend, provider, model, requested_model",
         (LOCAL_BACKEND,),
     )
     priced = 0
-    with db.transaction() as conn:
-        for pair in pairs:
-            price = book.lookup(pair["provider"], pair["model"])
-            if price is None:
-                continue
+    for g in groups:
+        query = PriceQuery(g["backend"], g["provider"], g["requested_model"] or g["model"],
+                           g["model"])  # fmt: skip
+        price = resolver.resolve(query, when=g["first"])
+        if price is None:
+            continue
+        with db.transaction() as conn:
             cur = conn.execute(
                 "UPDATE usage SET cost = (prompt_tokens * ? + completion_tokens * ?) / 1e6, "
-                "currency = ?, cost_source = 'priced', price_input = ?, price_output = ? "
-                "WHERE cost_source = 'no price' AND provider = ? AND model = ? AND backend != ?",
+                "currency = ?, cost_source = 'priced', price_input = ?, price_output = ?, "
+                "price_source = ?, price_date = ? WHERE cost_source = 'no price' AND backend = ? "
+                "AND provider = ? AND model = ? AND requested_model IS ?",
                 (price.input, price.output, price.currency, price.input, price.output,
-                 pair["provider"], pair["model"], LOCAL_BACKEND),
+                 price_source_text(price), price.date, g["backend"], g["provider"], g["model"],
+                 g["requested_model"]),
             )  # fmt: skip
             priced += cur.rowcount
     return priced

@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.core.billing.aggregates import rates_for
 from app.core.billing.errors import ExportError
 from app.core.billing.readonly import read_connection
 
@@ -28,35 +30,57 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
     from pathlib import Path
 
+    from app.core.billing.currency import Rates
     from app.core.foundation.storage import Database
 
 COLUMNS = (
     "id", "time_utc", "conversation_id", "message_id", "project", "tag", "backend",
     "provider", "model", "prompt_tokens", "completion_tokens", "token_source", "ttft_s",
     "duration_s", "outcome", "request_id", "cost", "currency", "cost_source", "price_input",
-    "price_output", "energy_wh", "compare_cost",
+    "price_output", "energy_wh", "compare_cost", "requested_model", "price_source",
+    "price_date", "local_date", "display_cost", "display_currency", "client", "route",
 )  # fmt: skip
 # Free text a user or a provider chose: may hold a comma, a quote or a line break.
-_FREE_TEXT = frozenset({"project", "tag", "backend", "provider", "model", "request_id"})
+_FREE_TEXT = frozenset({"project", "tag", "backend", "provider", "model", "request_id",
+                        "requested_model", "price_source", "client", "route"})  # fmt: skip
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection, see
+# OWASP's "CSV Injection"): such free text gets a leading apostrophe, shown as text.
+_FORMULA_START = "('=', '+', '-', '@', char(9), char(13))"
+_FORMULA_CHARS = frozenset("=+-@\t\r")
 CHUNK_IDS = 50_000
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 CRLF = "\r\n"
 
 
-def _field(column: str, *, quote: bool) -> str:
-    if column == "time_utc":
-        return "strftime('%Y-%m-%dT%H:%M:%fZ', created_at, 'unixepoch')"
-    if column in _FREE_TEXT and quote:
-        return (f"CASE WHEN {column} GLOB '*[\",' || char(10) || char(13) || ']*' THEN "
-                f"'\"' || replace({column}, '\"', '\"\"') || '\"' ELSE {column} END")  # fmt: skip
-    return column
+def _safe(column: str) -> str:
+    return (f"CASE WHEN substr({column}, 1, 1) IN {_FORMULA_START} THEN '''' || {column} "
+            f"ELSE {column} END")  # fmt: skip
 
 
-def _line(*, quote: bool) -> str:
+def _field(column: str, *, quote: bool, rates: Rates, safe: bool = True) -> str:
+    match column:
+        case "time_utc":
+            return "strftime('%Y-%m-%dT%H:%M:%fZ', created_at, 'unixepoch')"
+        case "local_date":
+            return "date(local_day * 86400, 'unixepoch')"
+        case "display_cost":
+            return f"cost * {rates.sql_factor()}"
+        case "display_currency":
+            return f"CASE WHEN cost IS NOT NULL THEN '{rates.display}' END"
+    if column not in _FREE_TEXT or not safe:
+        return column  # the fast path: `_chunk` checks no cell needs quoting or neutralising
+    if not quote:
+        return _safe(column)
+    safe_sql = _safe(column)
+    return (f"CASE WHEN {column} GLOB '*[\",' || char(10) || char(13) || ']*' THEN "
+            f"'\"' || replace({safe_sql}, '\"', '\"\"') || '\"' ELSE {safe_sql} END")  # fmt: skip
+
+
+def _line(*, quote: bool, rates: Rates, sep: str = ",", safe: bool = True) -> str:
     # One printf builds the whole line in one pass (NULL prints as ''); chained `||`
     # would copy the growing line once per field.
-    fields = ", ".join(_field(c, quote=quote) for c in COLUMNS)
-    return f"printf('{','.join(['%s'] * len(COLUMNS))}', {fields})"
+    fields = ", ".join(_field(c, quote=quote, rates=rates, safe=safe) for c in COLUMNS)
+    return f"printf('{sep.join(['%s'] * len(COLUMNS))}', {fields})"
 
 
 # Most rows need no quoting: test all free-text fields at once, quote field by field only then.
@@ -65,7 +89,6 @@ _NEEDS_QUOTES = (
     f"printf('{'%s' * len(_FREE)}', {', '.join(_FREE)}) "
     "GLOB '*[\",' || char(10) || char(13) || ']*'"
 )
-_LINE = f"CASE WHEN {_NEEDS_QUOTES} THEN {_line(quote=True)} ELSE {_line(quote=False)} END"
 _CHUNK = (
     "SELECT group_concat(line, {sep}), count(*) FROM (SELECT {line} AS line FROM usage "
     "WHERE id >= ? AND id < ?{{extra}} ORDER BY id)"
@@ -73,12 +96,17 @@ _CHUNK = (
 # Fast path: no per-row quoting test at all; fields and rows joined by ASCII unit and
 # record separators, checked and swapped for ',' and CRLF in Python (memchr speed).
 _FIELD_SEP, _ROW_SEP = "\x1f", "\x1e"
-_FAST = _CHUNK.format(
-    sep=f"'{_ROW_SEP}'",
-    line=_line(quote=False).replace(f"'{','.join(['%s'] * len(COLUMNS))}'",
-                                    f"'{_FIELD_SEP.join(['%s'] * len(COLUMNS))}'"),
-)  # fmt: skip
-_QUOTED = _CHUNK.format(sep="char(13) || char(10)", line=_LINE)
+_FORMULA_AFTER_SEP = re.compile("[\x1f\x1e][=+@-]")
+
+
+def _queries(rates: Rates) -> tuple[str, str]:
+    """(fast, quoted) chunk queries for these rates."""
+    fast = _CHUNK.format(sep=f"'{_ROW_SEP}'",
+                         line=_line(quote=False, rates=rates, sep=_FIELD_SEP,
+                                    safe=False))  # fmt: skip
+    line = (f"CASE WHEN {_NEEDS_QUOTES} THEN {_line(quote=True, rates=rates)} "
+            f"ELSE {_line(quote=False, rates=rates)} END")  # fmt: skip
+    return fast, _CHUNK.format(sep="char(13) || char(10)", line=line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,34 +142,40 @@ def _where(since: float | None, until: float | None) -> tuple[str, list[Any]]:
     return " AND ".join(where), params
 
 
-def _chunk(db: Database, lo: int, hi: int, where: str, params: list[Any]) -> tuple[str, int]:
+def _chunk(
+    db: Database, queries: tuple[str, str], lo: int, hi: int, where: str, params: list[Any]
+) -> tuple[str, int]:
     """CSV lines for ids in [lo, hi), joined by CRLF (no trailing line end)."""
     conn = read_connection(db)
     try:
         extra = f" AND {where}" if where else ""
-        text, count = conn.execute(_FAST.format(extra=extra), [lo, hi, *params]).fetchone()
+        text, count = conn.execute(queries[0].format(extra=extra), [lo, hi, *params]).fetchone()
         text, count = text or "", int(count)
         # The fast path is exact when no value holds a CSV special or a separator character
-        # (the usual case): then only the separators need swapping.
+        # and no value starts like a formula (the usual case): then only the separators
+        # need swapping. Otherwise the quoted query quotes and neutralises field by field.
         if (
-            not any(ch in text for ch in ',"\r\n')
+            not any(ch in text for ch in ',"\r\n\t')
+            and not _FORMULA_AFTER_SEP.search(text)
+            and text[:1] not in _FORMULA_CHARS
             and text.count(_FIELD_SEP) == count * (len(COLUMNS) - 1)
             and text.count(_ROW_SEP) == max(0, count - 1)
         ):
             return text.replace(_FIELD_SEP, ",").replace(_ROW_SEP, CRLF), count
-        text, count = conn.execute(_QUOTED.format(extra=extra), [lo, hi, *params]).fetchone()
+        text, count = conn.execute(queries[1].format(extra=extra), [lo, hi, *params]).fetchone()
         return text or "", int(count)
     finally:
         conn.close()
 
 
 def _chunks(
-    db: Database, pool: ThreadPoolExecutor, lo: int, hi: int, where: str, params: list[Any]
-) -> Iterator[tuple[str, int]]:
+    db: Database, queries: tuple[str, str], pool: ThreadPoolExecutor, lo: int, hi: int,
+    where: str, params: list[Any],
+) -> Iterator[tuple[str, int]]:  # fmt: skip
     """Chunks in id order, at most 2 per worker in flight (bounded memory)."""
     pending: list[Future[tuple[str, int]]] = []
     for start in range(lo, hi + 1, CHUNK_IDS):
-        pending.append(pool.submit(_chunk, db, start, start + CHUNK_IDS, where, params))
+        pending.append(pool.submit(_chunk, db, queries, start, start + CHUNK_IDS, where, params))
         if len(pending) >= 2 * WORKERS:
             yield pending.pop(0).result()
     for future in pending:
@@ -164,6 +198,7 @@ def export_csv(
         clause = f" WHERE {where}" if where else ""
         total = int(conn.execute(f"SELECT COUNT(*) FROM usage{clause}", params).fetchone()[0])
         lo, hi = conn.execute(f"SELECT min(id), max(id) FROM usage{clause}", params).fetchone()
+        queries = _queries(rates_for(conn))
     finally:
         conn.close()
     try:
@@ -176,7 +211,7 @@ def export_csv(
         with handle, ThreadPoolExecutor(WORKERS, thread_name_prefix="csv-export") as pool:
             handle.write(",".join(COLUMNS) + CRLF)
             if total:
-                for text, count in _chunks(db, pool, lo, hi, where, params):
+                for text, count in _chunks(db, queries, pool, lo, hi, where, params):
                     if cancel is not None and cancel.is_set():
                         cancelled = True
                         pool.shutdown(cancel_futures=True)

@@ -1,13 +1,14 @@
 """The usage ledger: one row per finished, stopped, failed or interrupted request.
 
 Each row carries its cost, computed when the request ends from the price (or
-the electricity) of that moment, and the price it used.
+the electricity, or the server's hourly rate) of that moment, and the price it
+used with its source and date, so a later price change never rewrites it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import math
 import sys
 import threading
 import time
@@ -18,18 +19,24 @@ from app.core.billing.budgets import BudgetBook
 from app.core.billing.costs import (
     LOCAL_BACKEND,
     Costing,
+    CostSource,
     cloud_costing,
+    hourly_costing,
     load_local_settings,
     local_costing,
 )
+from app.core.billing.currency import load_rates
 from app.core.billing.energy import EnergyMonitor, EnergyReading
+from app.core.billing.hourly import ShareMeter, load_hourly
 from app.core.billing.prices import Price, PriceBook
+from app.core.billing.resolve import PriceQuery, PriceResolver
+from app.core.chat.backend import tokens_per_second
 from app.core.foundation.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
-    from app.core.chat.backend import ChatMessage, GenerationResult
+    from app.core.chat.backend import GenerationResult
     from app.core.foundation.storage import Database
 
 logger = logging.getLogger(__name__)
@@ -60,6 +67,12 @@ class UsageRow:
     price_output: float | None = None
     energy_wh: float | None = None
     compare_cost: float | None = None
+    requested_model: str | None = None
+    price_source: str | None = None
+    price_date: str | None = None
+    local_day: int | None = None
+    client: str | None = None  # the gateway client that sent it (token label or header)
+    route: str | None = None  # why an `auto` request went where it did
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -68,14 +81,34 @@ class UsageRow:
 _ROW_FIELDS = tuple(f.name for f in fields(UsageRow))
 
 
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What the next request will cost at most: its prompt, and max_tokens of answer.
+
+    `amount` is None when nothing prices it ahead of time (no price; an hourly
+    server, whose cost depends on how long it runs); `basis` says which.
+    """
+
+    amount: float | None
+    currency: str | None
+    prompt_tokens: int
+    token_source: str  # how the prompt was counted: "counted" | "estimated"
+    max_tokens: int
+    basis: str  # a CostSource value
+    price: Price | None = None
+
+
+def local_day(ts: float) -> int:
+    """The local calendar day of `ts` (DST included), as days since 1970-01-01."""
+    return (dt.date.fromtimestamp(ts) - EPOCH).days
+
+
+EPOCH = dt.date(1970, 1, 1)
+
+
 def _stderr_warning(message: str) -> None:
     # The CLI's default; the window replaces it with a banner in the chat.
     sys.stderr.write(f"parley: {message}\n")
-
-
-def estimate_prompt_tokens(messages: Sequence[ChatMessage]) -> int:
-    """A deliberately high estimate (3 characters per token) for worst-case budget checks."""
-    return sum(math.ceil(len(m.content) / 3) + 4 for m in messages)
 
 
 class Ledger:
@@ -91,21 +124,52 @@ class Ledger:
         *,
         monitor: EnergyMonitor | None = None,
         prices: PriceBook | None = None,
+        shares: ShareMeter | None = None,
     ) -> None:
         self.db = db
         self.settings = Settings(db)
         self.prices = prices or PriceBook(db)
+        self.resolver = PriceResolver(self.prices)
         self.budgets = BudgetBook(db)
         self.monitor = monitor or EnergyMonitor()
+        self.shares = shares or ShareMeter()
         self.on_budget_warning: Callable[[str], None] = _stderr_warning
         self._energy_lock = threading.Lock()
         self._energy_start: dict[int | None, EnergyReading] = {}
+        self._share_tokens: dict[tuple[int, str], int] = {}
         self._override_once = False
 
     def override_budget_once(self) -> None:
         """The user's one-click override: the next request is not refused by a hard budget."""
         with self._energy_lock:
             self._override_once = True
+
+    def price_for(
+        self, backend: str, provider: str, requested: str, answered: str | None = None,
+        when: float | None = None,
+    ) -> Price | None:  # fmt: skip
+        """The one price resolution (see `resolve.py`) for a cloud request."""
+        return self.resolver.resolve(PriceQuery(backend, provider, requested, answered), when)
+
+    def quote(
+        self, *, backend: str, provider: str, model: str, prompt_tokens: int,
+        token_source: str, max_tokens: int,
+    ) -> Quote:  # fmt: skip
+        """The most the next request can cost: what the window shows and hard budgets check."""
+        if backend == LOCAL_BACKEND:
+            conf = load_local_settings(self.settings)
+            return Quote(0.0, conf.currency, prompt_tokens, token_source, max_tokens,
+                         str(CostSource.ENERGY_ESTIMATED))  # fmt: skip
+        if backend in load_hourly(self.settings):
+            rate = load_hourly(self.settings)[backend]
+            return Quote(None, rate.currency, prompt_tokens, token_source, max_tokens,
+                         str(CostSource.HOURLY))  # fmt: skip
+        price = self.price_for(backend, provider, model)
+        if price is None:
+            return Quote(None, None, prompt_tokens, token_source, max_tokens,
+                         str(CostSource.NO_PRICE))  # fmt: skip
+        return Quote(price.cost(prompt_tokens, max_tokens), price.currency, prompt_tokens,
+                     token_source, max_tokens, str(CostSource.PRICED), price)  # fmt: skip
 
     def preflight(
         self,
@@ -115,26 +179,26 @@ class Ledger:
         provider: str,
         model: str,
         project: str | None,
-        messages: Sequence[ChatMessage],
+        prompt_tokens: int,
+        token_source: str,
         max_tokens: int,
         now: float | None = None,
     ) -> list[str]:
-        """Before a request is sent: check budgets (may raise) and start the energy meters."""
+        """Before a request is sent: check budgets (may raise) and start the meters.
+
+        `model` is the id as it will be sent; the budget check uses `quote()`'s
+        figure, the same one the window shows under the message box.
+        """
+        quote = self.quote(backend=backend, provider=provider, model=model,
+                           prompt_tokens=prompt_tokens, token_source=token_source,
+                           max_tokens=max_tokens)  # fmt: skip
         is_cloud = backend != LOCAL_BACKEND
-        worst: float | None = None
-        currency: str | None = None
-        if is_cloud:
-            price = self._price(backend, provider, model)
-            if price is not None:
-                worst = price.cost(estimate_prompt_tokens(messages), max_tokens)
-                currency = price.currency
-        else:
-            worst, currency = 0.0, load_local_settings(self.settings).currency
         with self._energy_lock:
             override, self._override_once = self._override_once, False
         warnings = self.budgets.check(
             provider=provider, project=project, is_cloud=is_cloud and not override,
-            worst_case=worst, currency=currency, now=time.time() if now is None else now,
+            worst_case=quote.amount, currency=quote.currency, basis=quote.basis,
+            rates=load_rates(self.settings), now=time.time() if now is None else now,
         )  # fmt: skip
         for message in warnings:
             self.on_budget_warning(message)
@@ -142,13 +206,25 @@ class Ledger:
             reading = self.monitor.start()
             with self._energy_lock:
                 self._energy_start[conversation_id] = reading
+        elif quote.basis == CostSource.HOURLY:
+            token = self.shares.start(backend)
+            with self._energy_lock:
+                self._share_tokens[(threading.get_ident(), backend)] = token
         return warnings
 
     def costing(self, result: GenerationResult, conversation_id: int | None = None) -> Costing:
         usage = result.usage
         if result.backend != LOCAL_BACKEND:
-            price = self._price(result.backend, result.provider, result.model)
-            return cloud_costing(price, usage.prompt_tokens, usage.completion_tokens)
+            rate = load_hourly(self.settings).get(result.backend)
+            if rate is not None:
+                with self._energy_lock:
+                    token = self._share_tokens.pop((threading.get_ident(), result.backend), None)
+                share = self.shares.stop(result.backend, token) if token is not None else None
+                return hourly_costing(rate, result.duration_s if share is None else share)
+            price = self.price_for(result.backend, result.provider,
+                                   result.requested_model or result.model, result.model)
+            return cloud_costing(price, usage.prompt_tokens, usage.completion_tokens,
+                                 result.reported_cost)  # fmt: skip
         with self._energy_lock:
             start = self._energy_start.pop(conversation_id, None)
         measured = self.monitor.measured_wh(start) if start is not None else None
@@ -156,14 +232,8 @@ class Ledger:
         compare = self.prices.lookup(conf.compare_provider, conf.compare_model)
         return local_costing(
             conf, result.duration_s, measured, compare, usage.prompt_tokens,
-            usage.completion_tokens,
+            usage.completion_tokens, load_rates(self.settings),
         )  # fmt: skip
-
-    def _price(self, backend: str, provider: str, model: str) -> Price | None:
-        # A provider's configured name (the backend) may be what the user priced it under.
-        return self.prices.lookup(provider, model) or (
-            self.prices.lookup(backend, model) if backend != provider else None
-        )
 
     def record(
         self,
@@ -174,20 +244,25 @@ class Ledger:
         project: str | None = None,
         tag: str | None = None,
         created_at: float | None = None,
+        client: str | None = None,
     ) -> int:
         try:
             c = self.costing(result, conversation_id)
         except Exception:  # billing must never lose the row: record it unpriced
             logger.exception("costing failed for %s/%s", result.provider, result.model)
             c = cloud_costing(None, 0, 0)
+        when = time.time() if created_at is None else created_at
+        requested = result.requested_model
         cur = self.db.execute(
             "INSERT INTO usage (created_at, conversation_id, message_id, backend, provider, "
             "model, prompt_tokens, completion_tokens, token_source, ttft_s, duration_s, outcome, "
             "request_id, project, tag, cost, currency, cost_source, price_input, price_output, "
-            "energy_wh, compare_cost) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "energy_wh, compare_cost, requested_model, price_source, price_date, local_day, "
+            "client, route) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?)",
             (
-                time.time() if created_at is None else created_at,
+                when,
                 conversation_id,
                 message_id,
                 result.backend,
@@ -209,21 +284,50 @@ class Ledger:
                 c.price_output,
                 c.energy_wh,
                 c.compare_cost,
+                requested if requested and requested != result.model else None,
+                c.price_source,
+                c.price_date,
+                local_day(when),
+                client,
+                result.route,
             ),
         )
         return int(cur.lastrowid or 0)
 
-    def rows(self, limit: int = 1000, offset: int = 0) -> list[UsageRow]:
-        """Newest first."""
+    def rows(
+        self, limit: int = 1000, offset: int = 0, project: str | None = None
+    ) -> list[UsageRow]:
+        """Newest first; only `project`'s (exact name) when given."""
+        where, params = ("WHERE project = ? ", [project]) if project is not None else ("", [])
         rows = self.db.query(
-            "SELECT * FROM usage ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-            (limit, offset),
+            f"SELECT * FROM usage {where}ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         )
         return [UsageRow(**{k: r[k] for k in _ROW_FIELDS}) for r in rows]
 
     def get(self, usage_id: int) -> UsageRow | None:
         rows = self.db.query("SELECT * FROM usage WHERE id = ?", (usage_id,))
         return UsageRow(**{k: rows[0][k] for k in _ROW_FIELDS}) if rows else None
+
+    def recent_speed(
+        self, backend: str, model: str | None = None, latest: int = 20
+    ) -> float | None:
+        """Median tokens/s of the latest finished answers from `backend` (and `model`), or None.
+
+        Cloud answers come back under dated or routed ids, so pass no model for them.
+        """
+        where, params = ("backend = ? AND model = ?", (backend, model)) if model else (
+            "backend = ?", (backend,))  # fmt: skip
+        rows = self.db.query(
+            f"SELECT completion_tokens, duration_s, ttft_s FROM usage "
+            f"WHERE {where} AND outcome = 'done' ORDER BY created_at DESC LIMIT ?",
+            (*params, latest),
+        )
+        speeds = sorted(
+            s for r in rows
+            if (s := tokens_per_second(r["completion_tokens"], r["duration_s"], r["ttft_s"]))
+        )  # fmt: skip
+        return speeds[len(speeds) // 2] if speeds else None
 
     def count(self) -> int:
         return int(self.db.scalar("SELECT COUNT(*) FROM usage"))

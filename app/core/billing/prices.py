@@ -1,7 +1,9 @@
-"""Prices per million tokens: the shipped table in resources/, and the user's overrides.
+"""Prices per million tokens: the user's own, the router's, and the shipped file.
 
-Lookups run on every finished request, so the shipped table is parsed once
-and overrides are one primary-key query.
+The maintained dataset (`genai-prices`, see `maintained.py`) is the base;
+`resources/prices.json` holds only what it lacks or converts (euro-billed
+providers keep their euro prices). Lookups run on every finished request, so
+the shipped file is parsed once and the table is one small indexed query.
 """
 
 from __future__ import annotations
@@ -85,18 +87,9 @@ def _key(provider: str, model: str) -> tuple[str, str]:
     return provider.strip().lower(), model.strip().lower()
 
 
-def _model_aliases(model: str) -> list[str]:
-    """`org/Name:policy` also matches `name` (HF router ids carry org and policy)."""
-    base = model.strip().lower()
-    out = [base]
-    head = base.split(":", 1)[0]
-    out.append(head)
-    out.append(head.rsplit("/", 1)[-1])
-    return list(dict.fromkeys(out))
-
-
 @cache
 def shipped_prices(path: Path | None = None) -> tuple[Price, ...]:
+    """Prices `genai-prices` lacks or holds only converted to dollars (euro invoices)."""
     file = path or resources_dir() / "prices.json"
     data = json.loads(file.read_text(encoding="utf-8"))
     return tuple(
@@ -115,31 +108,37 @@ def shipped_prices(path: Path | None = None) -> tuple[Price, ...]:
 
 
 class PriceBook:
-    """Shipped prices overlaid with the user's (stored in the `prices` table)."""
+    """The user's prices and the router's (table `prices`), and the shipped file.
+
+    Which price applies to a request is decided in one place:
+    `app.core.billing.resolve.PriceResolver`; `lookup` is its short form.
+    """
 
     def __init__(self, db: Database, shipped: tuple[Price, ...] | None = None) -> None:
         self.db = db
-        entries = shipped if shipped is not None else shipped_prices()
-        self._shipped = {_key(p.provider, p.model): p for p in entries}
+        self.shipped: tuple[Price, ...] = shipped if shipped is not None else shipped_prices()
+
+    def stored(self, providers: list[str] | None = None) -> list[Price]:
+        """Rows of the `prices` table (all, or for these lower-cased provider names)."""
+        if providers is None:
+            return [_from_row(r) for r in self.db.query("SELECT * FROM prices")]
+        marks = ", ".join("?" * len(providers))
+        rows = self.db.query(
+            f"SELECT * FROM prices WHERE lower(provider) IN ({marks})", providers
+        )
+        return [_from_row(r) for r in rows]
+
+    def stored_for_model(self, model_keys: list[str]) -> list[Price]:
+        """Rows for these lower-cased model ids at any provider (router policies)."""
+        marks = ", ".join("?" * len(model_keys))
+        rows = self.db.query(f"SELECT * FROM prices WHERE lower(model) IN ({marks})", model_keys)
+        return [_from_row(r) for r in rows]
 
     def lookup(self, provider: str, model: str) -> Price | None:
-        prov = provider.strip().lower()
-        candidates = [(prov, m) for m in _model_aliases(model)]
-        # HF router ids name the serving provider after a colon: `org/model:deepinfra`.
-        if ":" in model:
-            routed = model.rsplit(":", 1)[1].strip().lower()
-            candidates += [(routed, m) for m in _model_aliases(model)]
-        for prov_key, model_key in candidates:
-            row = self.db.query(
-                "SELECT * FROM prices WHERE lower(provider) = ? AND lower(model) = ?",
-                (prov_key, model_key),
-            )
-            if row:
-                return _from_row(row[0])
-            for key, price in self._shipped.items():
-                if key[0] == prov_key and model_key in _model_aliases(price.model):
-                    return price
-        return None
+        """The price one request to `provider` for `model` would be billed at, or None."""
+        from app.core.billing.resolve import PriceQuery, PriceResolver
+
+        return PriceResolver(self).resolve(PriceQuery(provider, provider, model))
 
     def set(
         self,
@@ -188,7 +187,7 @@ class PriceBook:
         """Every known price; an override hides the shipped entry it replaces."""
         overrides = [_from_row(r) for r in self.db.query("SELECT * FROM prices")]
         hidden = {_key(p.provider, p.model) for p in overrides}
-        merged = [p for k, p in self._shipped.items() if k not in hidden] + overrides
+        merged = [p for p in self.shipped if _key(p.provider, p.model) not in hidden] + overrides
         return sorted(merged, key=lambda p: (p.provider.lower(), p.model.lower()))
 
 

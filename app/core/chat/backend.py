@@ -28,7 +28,8 @@ class Outcome(StrEnum):
 
 class TokenSource(StrEnum):
     REPORTED = "reported"  # the backend said how many tokens it used
-    COUNTED = "counted"  # Parley counted them itself (local tokenizer or estimate)
+    COUNTED = "counted"  # Parley counted them with the model's own tokenizer
+    ESTIMATED = "estimated"  # Parley estimated them (no tokenizer for this model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class GenerationRequest:
     messages: tuple[ChatMessage, ...]
     sampling: Sampling
     model: str  # the backend's model name (local: installed name or .gguf path)
+    bill_to: str | None = None  # HF only: the organisation that pays (X-HF-Bill-To)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,11 @@ class GenerationResult:
     trimmed_turns: int = 0
     request_id: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    # The model id as sent (HF: with its `:provider`/`:policy` suffix); `model` is the
+    # id the answer came back under. Both feed the one price resolution.
+    requested_model: str | None = None
+    reported_cost: float | None = None  # USD, when the provider states it (OpenRouter)
+    route: str | None = None  # why an `auto` request went to this target (and what failed)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -105,6 +112,16 @@ def tokens_per_second(
     return (completion_tokens - 1) / gen_time if gen_time > 0 else None
 
 
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who asks, for backends that decide where a request goes (`auto`): what the routing
+    policy's rules look at besides the request itself."""
+
+    project: str | None = None
+    conversation_id: int | None = None
+    local_only: bool = False  # the conversation's own lock (issue 4)
+
+
 class Backend(Protocol):
     """A model source. `name` is what users type after `--backend`."""
 
@@ -114,3 +131,10 @@ class Backend(Protocol):
     def stream(
         self, request: GenerationRequest, cancel: Event
     ) -> Generator[str, None, GenerationResult]: ...
+
+
+def sent_model(backend: Backend, model: str) -> str:
+    """The model id as `backend` sends it (HF: with its provider or policy suffix), which
+    is what prices the request; backends without a `billing_model` send it unchanged."""
+    billing_model = getattr(backend, "billing_model", None)
+    return str(billing_model(model)) if billing_model is not None else model

@@ -8,6 +8,7 @@ column becomes a ledger row tagged `compare`, billed like any other request.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -24,8 +25,10 @@ from app.core.chat.backend import (
     Sampling,
     TokenSource,
     Usage,
+    sent_model,
     tokens_per_second,
 )
+from app.core.chat.metering import check_budgets, spent_result
 from app.core.chat.prompt import prompt_messages
 from app.core.chat.targets import LOCAL, Target
 from app.core.foundation.errors import NotFoundError, ParleyError
@@ -244,16 +247,15 @@ class CompareRunner:
         on_delta: DeltaFn,
     ) -> Column:  # fmt: skip
         backend = self.backends.get(target.backend)
-        provider = str(getattr(backend, "provider", backend.name))
+        sent = sent_model(backend, target.model)
         parts: list[str] = []
         started = time.monotonic()
         try:
-            # Budgets (a hard one refuses this column, nothing sent) and energy meters.
-            self.ledger.preflight(
-                conversation_id=None, backend=backend.name, provider=provider,
-                model=target.model, project=None, messages=request.messages,
-                max_tokens=request.sampling.max_tokens,
-            )  # fmt: skip
+            # Budgets (a hard one refuses this column, nothing sent) and energy meters; the
+            # same price resolution and prompt count as a chat turn.
+            check_budgets(self.ledger, backend, target, request.messages,
+                          request.sampling.max_tokens, project=None,
+                          conversation_id=None)  # fmt: skip
             stream = backend.stream(request, cancel)
             while True:
                 try:
@@ -267,11 +269,10 @@ class CompareRunner:
             message = str(exc) if isinstance(exc, ParleyError) else "Something went wrong."
             if not isinstance(exc, ParleyError):
                 logger.exception("compare column %s failed", target)
-            result = GenerationResult(
-                "".join(parts), Outcome.ERROR, Usage(0, len(parts), TokenSource.COUNTED),
-                backend.name, provider, target.model, None, time.monotonic() - started,
-                error=message,
-            )  # fmt: skip
+            # Bill what it sent and wrote, like a failed chat answer (not the chunk count).
+            result = spent_result(backend, target, request.messages, parts, started, message)
+        if result.requested_model is None:
+            result = dataclasses.replace(result, requested_model=sent)
         usage_id = self.ledger.record(result, conversation_id=None, message_id=None,
                                       tag=COMPARE_TAG)  # fmt: skip
         return Column(

@@ -58,6 +58,7 @@ class Message:
     ttft_s: float | None = None
     duration_s: float | None = None
     trimmed_turns: int = 0
+    route: str | None = None  # why `auto` sent this answer where it went
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -94,7 +95,7 @@ def _conversation(row: Any) -> Conversation:
 _MESSAGE_COLUMNS = (
     "id, conversation_id, position, role, content, created_at, backend, provider, model, "
     "outcome, error, prompt_tokens, completion_tokens, token_source, ttft_s, duration_s, "
-    "trimmed_turns"
+    "trimmed_turns, route"
 )
 
 
@@ -167,7 +168,10 @@ class ConversationStore:
         self._update(conversation_id, "target = ?", (target,))
 
     def set_project(self, conversation_id: int, project: str | None) -> None:
-        self._update(conversation_id, "project = ?", ((project or "").strip() or None,))
+        """Put the conversation in `project` (exact name; blank or None: in none)."""
+        from app.core.chat.projects import clean_name
+
+        self._update(conversation_id, "project = ?", (clean_name(project),))
 
     def set_local_only(self, conversation_id: int, local_only: bool) -> None:
         self._update(conversation_id, "local_only = ?", (int(local_only),))
@@ -239,13 +243,15 @@ class ConversationStore:
 
     def finish_assistant_message(self, message_id: int, result: GenerationResult) -> None:
         self.db.execute(
-            "UPDATE messages SET content = ?, outcome = ?, error = ?, model = ?, "
-            "prompt_tokens = ?, completion_tokens = ?, token_source = ?, ttft_s = ?, "
-            "duration_s = ?, trimmed_turns = ?, writer_pid = NULL WHERE id = ?",
+            "UPDATE messages SET content = ?, outcome = ?, error = ?, backend = ?, provider = ?, "
+            "model = ?, prompt_tokens = ?, completion_tokens = ?, token_source = ?, ttft_s = ?, "
+            "duration_s = ?, trimmed_turns = ?, route = ?, writer_pid = NULL WHERE id = ?",
             (
                 result.text,
                 str(result.outcome),
                 result.error,
+                result.backend,  # `auto` learns where its answer came from only now
+                result.provider,
                 result.model,
                 result.usage.prompt_tokens,
                 result.usage.completion_tokens,
@@ -253,6 +259,7 @@ class ConversationStore:
                 result.ttft_s,
                 result.duration_s,
                 result.trimmed_turns,
+                result.route,
                 message_id,
             ),
         )

@@ -8,29 +8,34 @@ assistant message exists in the store from the first moment with outcome
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from app.core.chat import metering
 from app.core.chat.backend import (
     Backend,
+    ChatMessage,
     GenerationRequest,
     GenerationResult,
     Outcome,
-    TokenSource,
-    Usage,
+    RequestContext,
+    sent_model,
 )
-from app.core.chat.targets import LOCAL
-from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
+from app.core.chat.projects import ProjectStore
+from app.core.chat.prompt import prompt_messages
+from app.core.chat.targets import AUTO, LOCAL
+from app.core.chat.token_count import spent_usage
 from app.core.foundation.errors import ParleyError, UnknownTargetError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
     from threading import Event
 
-    from app.core.billing.ledger import Ledger
-    from app.core.chat.backend import ChatMessage
+    from app.core.billing.ledger import Ledger, Quote
     from app.core.chat.conversations import ConversationStore, Message
     from app.core.chat.targets import Target
 
@@ -92,6 +97,21 @@ class ChatService:
         self.ledger = ledger
         self.backends = backends
         self.checkpoint_interval_s = checkpoint_interval_s
+        self.projects = ProjectStore(store.db)
+
+    def quote(self, conversation_id: int | None, text: str, target: Target) -> Quote:
+        """What sending `text` now would cost at most: the figure under the message box,
+        and the one the hard-budget check uses. Counting may load a tokenizer: call it
+        off the GUI thread."""
+        history: Sequence[ChatMessage] = ()
+        max_tokens = 1024
+        if conversation_id is not None:
+            history = self.store.history(conversation_id)
+            max_tokens = self.store.get(conversation_id).sampling.max_tokens
+        messages = [*history, ChatMessage("user", text)]
+        return metering.quote(
+            self.ledger, self.backends.get(target.backend), target, messages, max_tokens
+        )
 
     def send(
         self, conversation_id: int, text: str, target: Target, cancel: Event
@@ -122,20 +142,30 @@ class ChatService:
         return (yield from self._answer(msg.conversation_id, backend, target, cancel))
 
     def recover_interrupted(self) -> list[Message]:
-        """After a crash: mark dangling answers `interrupted` and bill what they used."""
+        """After a crash: mark dangling answers `interrupted` and bill what they used:
+        the prompt they sent and the text they wrote, counted like any failed answer."""
         recovered = self.store.recover_interrupted()
         for msg in recovered:
             conv = self.store.get(msg.conversation_id)
+            before = [m for m in self.store.messages(conv.id) if m.position < msg.position]
+            prompt = prompt_messages(conv.system_prompt, before)
+            model = msg.model or ""
+            requested = model
+            with contextlib.suppress(ParleyError):  # a removed provider: bill the id it had
+                requested = sent_model(self.backends.get(msg.backend or ""), model)
             result = GenerationResult(
                 text=msg.content,
                 outcome=Outcome.INTERRUPTED,
-                usage=Usage(0, msg.completion_tokens or 0, TokenSource.COUNTED),
+                # Recovery runs at start-up (the window's, the CLI's): no seconds spent
+                # loading a tokenizer; an estimate says it is one.
+                usage=spent_usage(prompt, msg.content, model, read=True, load=False),
                 backend=msg.backend or "",
                 provider=msg.provider or "",
-                model=msg.model or "",
+                model=model,
                 ttft_s=None,
                 duration_s=0.0,
                 error="The app stopped while this answer was being written.",
+                requested_model=requested,
             )
             self.ledger.record(
                 result, conversation_id=conv.id, message_id=msg.id, project=conv.project,
@@ -144,8 +174,9 @@ class ChatService:
         return recovered
 
     def _check_local_only(self, conversation_id: int, target: Target) -> None:
-        # issue 4: a conversation marked local only never leaves this machine.
-        if target.backend != LOCAL and self.store.get(conversation_id).local_only:
+        # issue 4: a conversation marked local only never leaves this machine (`auto` is
+        # told so and keeps it local).
+        if target.backend not in (LOCAL, AUTO) and self.store.get(conversation_id).local_only:
             raise LocalOnlyError(
                 f"This conversation is marked local only, so Parley won't send it to "
                 f"'{target.backend}'.",
@@ -164,19 +195,26 @@ class ChatService:
     ) -> Generator[str, None, TurnResult]:
         conv = self.store.get(conversation_id)
         history = self.store.history(conversation_id)
-        provider = getattr(backend, "provider", backend.name)
-        # Budgets: warn, or refuse a cloud request (raises) before anything is sent.
-        self.ledger.preflight(
-            conversation_id=conv.id, backend=backend.name, provider=provider, model=target.model,
-            project=conv.project, messages=history, max_tokens=conv.sampling.max_tokens,
-        )  # fmt: skip
+        provider = metering.provider_of(backend)
+        sent = sent_model(backend, target.model)
+        routes_itself = getattr(backend, "stream_routed", None)
+        if routes_itself is None:  # `auto` checks budgets for each target it tries
+            metering.check_budgets(
+                self.ledger, backend, target, history, conv.sampling.max_tokens,
+                project=conv.project, conversation_id=conv.id,
+            )  # fmt: skip
         msg = self.store.start_assistant_message(conv.id, backend.name, provider, target.model)
-        request = GenerationRequest(tuple(history), conv.sampling, target.model)
+        bill_to = self.projects.bill_to(conv.project) if backend.name != LOCAL else None
+        request = GenerationRequest(tuple(history), conv.sampling, target.model, bill_to)
         parts: list[str] = []
         started = time.monotonic()
         last_checkpoint = started
         result: GenerationResult | None = None
-        stream = backend.stream(request, cancel)
+        if routes_itself is not None:
+            context = RequestContext(conv.project, conv.id, conv.local_only)
+            stream = routes_itself(request, cancel, context)
+        else:
+            stream = backend.stream(request, cancel)
         try:
             while True:
                 try:
@@ -191,17 +229,19 @@ class ChatService:
                     self.store.checkpoint(msg.id, "".join(parts), len(parts))
                     last_checkpoint = now
         except ParleyError as exc:
-            result = self._failed(backend, provider, target, history, parts, started, str(exc))
+            result = metering.spent_result(backend, target, history, parts, started, str(exc))
         except GeneratorExit:
             # The consumer went away (window closed): keep what we have as stopped.
             stream.close()
-            result = self._failed(backend, provider, target, history, parts, started, None)
+            result = metering.spent_result(backend, target, history, parts, started, None)
             self._finish(conv.id, conv.project, msg.id, result)
             raise
         except Exception:
             logger.exception("generation failed")
-            result = self._failed(backend, provider, target, history, parts, started, BUG_MESSAGE)
+            result = metering.spent_result(backend, target, history, parts, started, BUG_MESSAGE)
         assert result is not None
+        if result.requested_model is None:
+            result = dataclasses.replace(result, requested_model=sent)
         usage_id = self._finish(conv.id, conv.project, msg.id, result)
         return TurnResult(conv.id, msg.id, usage_id, result)
 
@@ -212,30 +252,4 @@ class ChatService:
         self.store.touch(conversation_id)
         return self.ledger.record(
             result, conversation_id=conversation_id, message_id=message_id, project=project
-        )
-
-    @staticmethod
-    def _failed(
-        backend: Backend,
-        provider: str,
-        target: Target,
-        history: Sequence[ChatMessage],
-        parts: list[str],
-        started: float,
-        error: str | None,
-    ) -> GenerationResult:
-        # The backend's own count died with it: estimate, so the ledger never says zero
-        # for text that was written. No text means the prompt may never have been read.
-        text = "".join(parts)
-        prompt_tokens = estimate_prompt_tokens(history) if parts else 0
-        return GenerationResult(
-            text=text,
-            outcome=Outcome.ERROR if error else Outcome.STOPPED,
-            usage=Usage(prompt_tokens, estimate_tokens(text), TokenSource.COUNTED),
-            backend=backend.name,
-            provider=provider,
-            model=target.model,
-            ttft_s=None,
-            duration_s=time.monotonic() - started,
-            error=error,
         )

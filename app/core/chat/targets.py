@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LOCAL = "local"
+AUTO = "auto"  # the router picks the target per request (issue 16)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@
 The cloud model's tokenizer isn't available, so Parley estimates: BPE
 tokenizers spend about one token on a common English word, more on long or
 rare ones (~4 characters each), one per punctuation mark and roughly one per
-character of CJK text. Rows built from this are marked "counted" (the ledger
-shows "estimated"); a streamed answer is never recorded with zero tokens.
+character of CJK text. Rows built from this are marked "estimated"
+(`token_count` uses Mistral's tokenizer instead where it applies); a
+streamed answer is never recorded with zero tokens.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from app.core.chat.backend import (
     Usage,
 )
 from app.core.chat.context_fit import fit_messages
-from app.core.foundation.errors import ModelError
+from app.core.foundation.errors import ModelError, ParleyError
 from app.core.local.kv_stash import DEFAULT_CAPACITY, KVStash
 from app.core.local.model_controls import ModelControlsStore
 
@@ -122,6 +122,17 @@ class LocalBackend:
     def loaded_options(self) -> LoadOptions | None:
         """What the loaded model runs with (after automatic GPU layers, threads, flash)."""
         return self._loaded.options if self._loaded else None
+
+    def loaded_n_ctx(self, model: str) -> int | None:
+        """The context length `model` is loaded with, or None when another (or none) is."""
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        try:
+            path = str(self.catalog.resolve(model).path)
+        except ParleyError:
+            return None
+        return loaded.options.n_ctx if path == loaded.path else None
 
     def stream(
         self, request: GenerationRequest, cancel: Event
@@ -257,9 +268,8 @@ class LocalBackend:
             ) from exc
         self.loads += 1
         self._note_cpu_fallback()
-        from app.core.local.prompt_tokens import PromptTokenizer
-
         from app.core.local.hardware import memory
+        from app.core.local.prompt_tokens import PromptTokenizer
 
         stash = KVStash(min(DEFAULT_CAPACITY, memory()[1] // 8))
         loaded = _Loaded(

@@ -14,7 +14,7 @@ from app.core.chat.backend import (
     TokenSource,
     Usage,
 )
-from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
+from app.core.chat.token_count import count_prompt, count_text, worse
 from app.core.providers._config import ProviderConfig, ProviderKind, is_loopback, url_origin
 from app.core.providers._errors import (
     AuthError,
@@ -221,14 +221,21 @@ def finish_result(
     ttft_s: float | None,
     started: float,
     attempts: int,
+    reported_cost: float | None = None,
 ) -> GenerationResult:
     if usage is not None and (usage[1] > 0 or not text):
         tokens = Usage(usage[0], usage[1], TokenSource.REPORTED)
     else:
-        # No usage from the provider: estimate, and never record zero for a real answer.
-        prompt = usage[0] if usage else estimate_prompt_tokens(request.messages)
-        completion = max(1, estimate_tokens(text)) if text else 0
-        tokens = Usage(max(1, prompt), completion, TokenSource.COUNTED)
+        # No usage from the provider: count with the model's tokenizer where Parley has
+        # it, else estimate (and say which); never record zero for a real answer.
+        name = model or request.model
+        if usage:
+            prompt, prompt_source = usage[0], TokenSource.REPORTED
+        else:
+            prompt, prompt_source = count_prompt(request.messages, name)
+        completion, completion_source = count_text(text, name)
+        source = worse(prompt_source, completion_source) if text else prompt_source
+        tokens = Usage(max(1, prompt), max(1, completion) if text else 0, source)
     return GenerationResult(
         text=text,
         outcome=outcome,
@@ -240,4 +247,5 @@ def finish_result(
         duration_s=time.monotonic() - started,
         request_id=request_id,
         extra={"attempts": float(attempts)},
+        reported_cost=reported_cost,
     )

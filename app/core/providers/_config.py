@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from app.core.foundation.storage import Database
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-RESERVED_NAMES = frozenset({"local"})
+RESERVED_NAMES = frozenset({"local", "auto"})  # the local backend and the router
 HF_ROUTER_URL = "https://router.huggingface.co/v1"
 HF_DEFAULT_MODEL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
 HF_POLICIES = ("fastest", "cheapest", "preferred")
@@ -94,8 +94,12 @@ def url_origin(url: str) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1): this machine only."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -190,7 +194,7 @@ class ProviderStore:
         if not NAME_RE.match(name) or name in RESERVED_NAMES:
             raise ProviderConfigError(
                 f"'{name}' can't be a provider name.",
-                "Use up to 32 lowercase letters, digits, '-' or '_' (and not 'local').",
+                "Use up to 32 lowercase letters, digits, '-' or '_' (and not 'local' or 'auto').",
             )
         if self.find(name) is not None:
             raise ProviderConfigError(

@@ -14,7 +14,12 @@ so Stop could not close it and waited for the read timeout.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from app.core.providers._openai import OpenAICompatBackend
+
+if TYPE_CHECKING:
+    from app.core.chat.backend import GenerationRequest
 
 
 def routed_model(model: str, hf_provider: str) -> str:
@@ -29,3 +34,14 @@ class HFBackend(OpenAICompatBackend):
 
     def wire_model(self, model: str) -> str:
         return routed_model(model, self.config.hf_provider)
+
+    def billing_model(self, model: str) -> str:
+        """The id as sent to the router (with its provider or policy suffix), for pricing."""
+        return self.wire_model(model)
+
+    def request_headers(self, key: str | None, request: GenerationRequest) -> dict[str, str]:
+        headers = self.headers(key)
+        # A project's organisation pays (X-HF-Bill-To); only HF tokens bill through HF.
+        if request.bill_to and (key or "").startswith("hf_"):
+            headers["X-HF-Bill-To"] = request.bill_to
+        return headers

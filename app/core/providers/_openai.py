@@ -130,6 +130,10 @@ class OpenAICompatBackend:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
+    def request_headers(self, key: str | None, request: GenerationRequest) -> dict[str, str]:
+        """The headers of one chat request (kinds add their own, e.g. HF's X-HF-Bill-To)."""
+        return self.headers(key)
+
     def list_models(self) -> list[str]:
         """Model ids from GET {base}/models; raises a `ProviderError` on failure."""
         import httpx
@@ -172,7 +176,8 @@ class OpenAICompatBackend:
                                     started, attempt)  # fmt: skip
             try:
                 with self._client().stream(
-                    "POST", url, json=body, headers=self.headers(key), timeout=self.timeout()
+                    "POST", url, json=body, headers=self.request_headers(key, request),
+                    timeout=self.timeout(),
                 ) as resp:
                     if resp.status_code == 200:
                         with closed_on_cancel(cancel, resp):
@@ -206,6 +211,7 @@ class OpenAICompatBackend:
         decoder = SSEDecoder()
         parts: list[str] = []
         usage: tuple[int, int] | None = None
+        cost: float | None = None
         model: str | None = None
         request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
         ttft: float | None = None
@@ -224,6 +230,7 @@ class OpenAICompatBackend:
                     break
                 chunk = parse_chunk(data, who)
                 usage = chunk.usage or usage
+                cost = cost if chunk.cost is None else chunk.cost
                 model = chunk.model or model
                 request_id = request_id or chunk.chunk_id
                 if chunk.finish_reason:
@@ -240,6 +247,7 @@ class OpenAICompatBackend:
                 if (data := decoder.flush()) is not None and data != DONE:
                     chunk = parse_chunk(data, who)
                     usage = chunk.usage or usage
+                    cost = cost if chunk.cost is None else chunk.cost
                     finished = finished or chunk.finish_reason is not None
         except httpx.HTTPError as exc:
             if not cancel.is_set():
@@ -257,7 +265,7 @@ class OpenAICompatBackend:
                 "Try again, rephrase the message, or raise the max tokens setting.",
             )
         return self._result(request, "".join(parts), outcome, usage, model, request_id, ttft,
-                            started, attempt)  # fmt: skip
+                            started, attempt, cost)  # fmt: skip
 
     def _whole_answer(
         self, resp: httpx.Response, request: GenerationRequest, cancel: Event, started: float,
@@ -288,12 +296,12 @@ class OpenAICompatBackend:
     def _result(
         self, request: GenerationRequest, text: str, outcome: Outcome,
         usage: tuple[int, int] | None, model: str | None, request_id: str | None,
-        ttft: float | None, started: float, attempt: int,
+        ttft: float | None, started: float, attempt: int, cost: float | None = None,
     ) -> GenerationResult:  # fmt: skip
         return finish_result(
             backend=self.name, provider=self.provider, request=request, text=text,
             outcome=outcome, usage=usage, model=model, request_id=request_id, ttft_s=ttft,
-            started=started, attempts=attempt,
+            started=started, attempts=attempt, reported_cost=cost,
         )  # fmt: skip
 
     def _transport_error(

@@ -48,6 +48,7 @@ class Chunk:
     usage: tuple[int, int] | None  # (prompt, completion) when the chunk reports it
     model: str | None
     chunk_id: str | None
+    cost: float | None = None  # `usage.cost` in USD, as OpenRouter reports it
 
 
 def parse_chunk(data: str, who: str) -> Chunk:
@@ -89,6 +90,7 @@ def parse_chunk(data: str, who: str) -> Chunk:
         usage=_usage(obj.get("usage")),
         model=model if isinstance(model, str) and model else None,
         chunk_id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
+        cost=_cost(obj.get("usage")),
     )
 
 
@@ -140,6 +142,15 @@ def _usage(value: Any) -> tuple[int, int] | None:
     if isinstance(prompt, int) and isinstance(completion, int) and prompt + completion > 0:
         return prompt, completion
     return None
+
+
+def _cost(value: Any) -> float | None:
+    if not isinstance(value, dict):
+        return None
+    cost = value.get("cost")
+    if isinstance(cost, bool) or not isinstance(cost, int | float):
+        return None
+    return float(cost) if 0 <= cost < 1e6 else None  # a broken figure never bills
 
 
 def _preview(data: str) -> str:

@@ -1,5 +1,8 @@
 """Price overrides editor: every known price, and a validated form to set your own.
 
+Reading the prices, saving one and re-pricing the ledger's unpriced rows (which
+can touch a million rows) run on the "db" lane; the GUI thread only draws.
+
 Signals:
     prices_changed(int): a price was saved; carries how many unpriced rows it priced
     refresh_requested(): the user asked to read Hugging Face's router prices
@@ -7,7 +10,7 @@ Signals:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -26,12 +29,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.billing.costs import reprice_unpriced
-from app.core.billing.prices import KNOWN_CURRENCIES, validate_amount
+from app.core.billing.prices import KNOWN_CURRENCIES, validate_amount, validate_currency
 from app.core.foundation.errors import ParleyError
+from app.workers import FunctionJob
 
 if TYPE_CHECKING:
-    from app.core.billing.prices import PriceBook
+    import threading
+
+    from app.core.billing.prices import Price, PriceBook
     from app.core.foundation.storage import Database
+    from app.workers import WorkerPool
+    from app.workers.jobs import ProgressFn
 
 HEADERS = ("Provider", "Model", "Input / M", "Output / M", "Cached / M", "Currency", "Date",
            "Source")  # fmt: skip
@@ -41,10 +49,15 @@ class PricesPanel(QWidget):
     prices_changed = Signal(int)
     refresh_requested = Signal()
 
-    def __init__(self, db: Database, book: PriceBook, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, db: Database, book: PriceBook, pool: WorkerPool, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.db = db
         self.book = book
+        self.pool = pool
+        self._load_job = 0
+        self._save_job = 0
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -89,7 +102,22 @@ class PricesPanel(QWidget):
         self.refresh_hf.clicked.connect(self.refresh_requested)
 
     def reload(self) -> None:
-        prices = self.book.all()
+        """Read every price on the db lane; `show_prices` draws them."""
+        book = self.book
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> list[Price]:
+            return book.all()
+
+        job = FunctionJob(work)
+        self._load_job = job.job_id
+        job.finished.connect(self.on_loaded)
+        self.pool.submit(job, "db")
+
+    def on_loaded(self, job_id: int, prices: Any) -> None:
+        if job_id == self._load_job and isinstance(prices, list):
+            self.show_prices(prices)
+
+    def show_prices(self, prices: list[Price]) -> None:
         self.table.setRowCount(len(prices))
         for r, p in enumerate(prices):
             cells = (p.provider, p.model, f"{p.input:g}", f"{p.output:g}",
@@ -111,19 +139,43 @@ class PricesPanel(QWidget):
         self.currency.setCurrentText(texts[5])
 
     def save_price(self) -> None:
+        """Validate here; save and re-price earlier rows on the db lane."""
         try:
             inp = validate_amount(_parse(self.input.text(), "input price"), "input price")
             out = validate_amount(_parse(self.output.text(), "output price"), "output price")
-            price = self.book.set(self.provider.text(), self.model.text(), inp, out,
-                                  self.currency.currentText())  # fmt: skip
+            currency = validate_currency(self.currency.currentText())
         except ParleyError as exc:
             self.message.setText(str(exc))
             return
-        priced = reprice_unpriced(self.db, self.book)
+        db, book = self.db, self.book
+        provider, model = self.provider.text(), self.model.text()
+
+        def work(_cancel: threading.Event, _progress: ProgressFn) -> tuple[Price, int]:
+            price = book.set(provider, model, inp, out, currency)
+            return price, reprice_unpriced(db, book)
+
+        job = FunctionJob(work)
+        self._save_job = job.job_id
+        job.finished.connect(self.on_saved)
+        job.failed.connect(self.on_save_failed)
+        self.save.setEnabled(False)
+        self.message.setText("Saving, and pricing earlier requests…")
+        self.pool.submit(job, "db")
+
+    def on_saved(self, job_id: int, data: Any) -> None:
+        if job_id != self._save_job:
+            return
+        price, priced = data
+        self.save.setEnabled(True)
         note = f" Priced {priced:,} earlier requests." if priced else ""
         self.message.setText(f"Saved {price.provider} {price.model}.{note}")
         self.reload()
         self.prices_changed.emit(priced)
+
+    def on_save_failed(self, job_id: int, message: str) -> None:
+        if job_id == self._save_job:
+            self.save.setEnabled(True)
+            self.message.setText(message)
 
     def remove_override(self) -> None:
         if self.book.remove_override(self.provider.text().strip(), self.model.text().strip()):

@@ -44,11 +44,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Energy", "energy_wh"),
     ("Cost", "cost"),
     ("Outcome", "outcome"),
+    ("Client", "client"),  # the gateway client that sent it
+    ("Why this target", "route"),  # for `auto`: why it went where it did
 )
 _SELECT = (
     f"SELECT created_at, conversation_id, project, backend, provider, model, prompt_tokens, "
     f"completion_tokens, token_source, ttft_s, {_TPS}, energy_wh, cost, currency, cost_source, "
-    f"outcome, id FROM usage"
+    f"outcome, id, price_source, price_date, client, route FROM usage"
 )
 _FILTER = (
     " AND (provider LIKE :text OR model LIKE :text OR backend LIKE :text "
@@ -169,7 +171,8 @@ class RequestsModel(QAbstractTableModel):
     @staticmethod
     def _cell(v: tuple[Any, ...], column: int, tooltip: bool) -> str:
         (created, conv, project, backend, provider, model, prompt, completion, source, ttft,
-         tps, wh, cost, currency, cost_source, outcome, _id) = v  # fmt: skip
+         tps, wh, cost, currency, cost_source, outcome, _id, price_source,
+         price_date, client, route) = v  # fmt: skip
         match column:
             case 0:
                 return local_time(created)
@@ -195,10 +198,16 @@ class RequestsModel(QAbstractTableModel):
             case 10:
                 return energy(wh, cost_source)
             case 11:
-                return f"{money(cost, currency)} ({cost_source})" if tooltip else money(
-                    cost, currency)  # fmt: skip
-            case _:
+                if not tooltip:
+                    return money(cost, currency)
+                where = f"; price from {price_source}, {price_date}" if price_source else ""
+                return f"{money(cost, currency)} ({cost_source}{where})"
+            case 12:
                 return str(outcome)
+            case 13:
+                return client or ""
+            case _:
+                return route or ""
 
     def _page(self, number: int) -> tuple[tuple[Any, ...], ...] | None:
         """The page if loaded; otherwise ask the db lane for it and return None."""

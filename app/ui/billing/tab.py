@@ -35,10 +35,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.billing.aggregates import DAY_S, range_for
-from app.core.billing.costs import CURRENCY, load_local_settings, reprice_unpriced
+from app.core.billing.aggregates import day_start_ts, range_for
+from app.core.billing.costs import load_local_settings, reprice_unpriced
+from app.core.billing.currency import DISPLAY_CURRENCY, set_display_currency
 from app.core.billing.export import export_csv
 from app.core.billing.hf_prices import HF_ROUTER, refresh_hf_prices
+from app.core.billing.prices import KNOWN_CURRENCIES
 from app.core.billing.snapshot import BillingSnapshot, load_snapshot
 from app.ui.billing.budgets_panel import BudgetsPanel
 from app.ui.billing.charts import ChartsPanel
@@ -104,6 +106,12 @@ class BillingTab(QWidget):
         for edit in (self.since, self.until):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
+        self.currency = QComboBox()
+        self.currency.setObjectName("displayCurrency")
+        self.currency.addItems(sorted(KNOWN_CURRENCIES))
+        self.currency.setCurrentText(str(ctx.settings.get(DISPLAY_CURRENCY, "USD") or "USD"))
+        self.currency.setToolTip("Totals, charts and budgets in this currency, converted at the "
+                                 "rates shown (`parley prices rate` sets your own)")  # fmt: skip
         self.refresh_button = QPushButton("Refresh")
         self.export_button = QPushButton("Export CSV…")
         top = QHBoxLayout()
@@ -112,6 +120,8 @@ class BillingTab(QWidget):
         top.addWidget(self.since)
         top.addWidget(self.until)
         top.addStretch(1)
+        top.addWidget(QLabel("Show in"))
+        top.addWidget(self.currency)
         top.addWidget(self.refresh_button)
         top.addWidget(self.export_button)
 
@@ -144,7 +154,7 @@ class BillingTab(QWidget):
         box.addWidget(self.filter)
         box.addWidget(self.table, 1)
         self.budgets = BudgetsPanel(ctx.ledger.budgets)
-        self.prices = PricesPanel(ctx.db, ctx.ledger.prices)
+        self.prices = PricesPanel(ctx.db, ctx.ledger.prices, pool)
         self.sections = QTabWidget()
         self.sections.addTab(self.charts, "Charts")
         self.sections.addTab(requests, "Requests")
@@ -168,6 +178,7 @@ class BillingTab(QWidget):
         self.since.dateChanged.connect(self.on_custom_dates_changed)
         self.until.dateChanged.connect(self.on_custom_dates_changed)
         self.refresh_button.clicked.connect(self.refresh)
+        self.currency.currentTextChanged.connect(self.on_currency_changed)
         self.export_button.clicked.connect(self.choose_export_file)
         self.table.doubleClicked.connect(self.on_double_clicked)
         self.budgets.budgets_changed.connect(self.refresh)
@@ -212,9 +223,12 @@ class BillingTab(QWidget):
         if preset != "Custom":
             return range_for(preset)
         since, until = self.since.date(), self.until.date()
-        start = dt.datetime(since.year(), since.month(), since.day()).timestamp()
-        end = dt.datetime(until.year(), until.month(), until.day()).timestamp() + DAY_S
-        return min(start, end - DAY_S), end
+        first = dt.date(since.year(), since.month(), since.day())
+        last = dt.date(until.year(), until.month(), until.day())
+        first, last = min(first, last), max(first, last)
+        epoch = dt.date(1970, 1, 1)
+        # Local midnights by calendar day: a DST change inside the range moves nothing.
+        return day_start_ts((first - epoch).days), day_start_ts((last - epoch).days + 1)
 
     def on_data(self, job_id: int, data: Any) -> None:
         if job_id != self._job_id or not isinstance(data, TabData):
@@ -234,9 +248,7 @@ class BillingTab(QWidget):
             self.status.setText(f"Couldn't load the billing data: {message}")
 
     def main_currency(self, summary: BillingSummary) -> str:
-        preferred = str(self.ctx.settings.get(CURRENCY, "USD"))
-        seen = summary.currencies()
-        return preferred if preferred in seen or not seen else seen[0]
+        return summary.currency
 
     def totals_text(self, summary: BillingSummary, currency: str) -> str:
         by_label = {(t.label, t.currency): t for t in summary.totals}
@@ -252,11 +264,6 @@ class BillingTab(QWidget):
             verb = "saved" if month.saving >= 0 else "cost more"
             text += (f" — local answers {verb} <b>{money(abs(month.saving), currency)}</b> this "
                      f"month vs {conf.compare_model} on {conf.compare_provider}")  # fmt: skip
-        others = sorted({t.currency or "" for t in summary.totals} - {"", currency})
-        for other in others:
-            month_other = by_label.get(("this month", other))
-            if month_other:
-                text += f" · also {money(month_other.cost, other)} this month (not converted)"
         return text
 
     # -- requests table ----------------------------------------------------------
@@ -305,6 +312,10 @@ class BillingTab(QWidget):
         self.until.setVisible(visible)
 
     def on_prices_changed(self, _priced: int) -> None:
+        self.refresh()
+
+    def on_currency_changed(self, code: str) -> None:
+        set_display_currency(self.ctx.settings, code)
         self.refresh()
 
     def refresh_hf_prices(self, endpoint: str = HF_ROUTER) -> None:

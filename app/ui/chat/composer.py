@@ -1,4 +1,4 @@
-"""Where the user writes: a multi-line prompt, Send and Stop."""
+"""Where the user writes: a multi-line prompt, Send and Stop, and what sending will cost."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QLabel,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -76,15 +77,24 @@ class Composer(QFrame):
         self.stop_button.setObjectName("stopButton")
         self.stop_button.setToolTip("Stop the answer, keeping what was written (Esc)")
         self.stop_button.clicked.connect(self.stop)
+        # What the next request can cost at most; the chat tab fills it in (off the GUI thread).
+        self.cost_label = QLabel(self)
+        self.cost_label.setObjectName("costLabel")
+        self.cost_label.setWordWrap(True)
+        self.cost_label.hide()
         buttons = QVBoxLayout()
         buttons.setSpacing(6)
         buttons.addStretch(1)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.send_button)
+        column = QVBoxLayout()
+        column.setSpacing(4)
+        column.addWidget(self.editor)
+        column.addWidget(self.cost_label)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 10)
         layout.setSpacing(8)
-        layout.addWidget(self.editor, 1)
+        layout.addLayout(column, 1)
         layout.addLayout(buttons)
         self._update_buttons()
         self._fit_height()
@@ -95,6 +105,10 @@ class Composer(QFrame):
     def set_text(self, text: str) -> None:
         self.editor.setPlainText(text)
         self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)
+
+    def show_cost(self, text: str) -> None:
+        self.cost_label.setText(text)
+        self.cost_label.setVisible(bool(text))
 
     def set_generating(self, generating: bool) -> None:
         self.generating = generating

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -14,6 +15,8 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -23,6 +26,34 @@ if TYPE_CHECKING:
 
 SEARCH_DELAY_MS = 200  # search once typing pauses, not on every key
 ID_ROLE = Qt.ItemDataRole.UserRole
+PROJECT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class ProjectTagDelegate(QStyledItemDelegate):
+    """Draws a conversation's project, small and grey, at the right of its title."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        project = index.data(PROJECT_ROLE)
+        if not project:
+            super().paint(painter, option, index)
+            return
+        metrics = option.fontMetrics
+        tag = metrics.elidedText(str(project), Qt.TextElideMode.ElideRight,
+                                 option.rect.width() // 3)  # fmt: skip
+        width = metrics.horizontalAdvance(tag) + 10
+        title = QStyleOptionViewItem(option)
+        title.rect = option.rect.adjusted(0, 0, -width, 0)
+        super().paint(painter, title, index)
+        painter.save()
+        painter.setPen(QColor("#6b7280"))
+        painter.drawText(option.rect.adjusted(0, 0, -4, 0),
+                         int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), tag)
+        painter.restore()
 
 
 def _when(timestamp: float) -> str:
@@ -65,6 +96,7 @@ class ConversationList(QWidget):
         self.list.setUniformItemSizes(True)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setItemDelegate(ProjectTagDelegate(self.list))
         self.list.currentItemChanged.connect(self._on_current_changed)
         self.list.itemChanged.connect(self._on_item_edited)
         self.new_button = QPushButton("New", self)
@@ -96,7 +128,9 @@ class ConversationList(QWidget):
             for conv in conversations:
                 item = QListWidgetItem(conv.title)
                 item.setData(ID_ROLE, conv.id)
-                item.setToolTip(f"{conv.title}\nLast active {_when(conv.updated_at)}")
+                item.setData(PROJECT_ROLE, conv.project or "")
+                project = f"\nProject {conv.project}" if conv.project else ""
+                item.setToolTip(f"{conv.title}\nLast active {_when(conv.updated_at)}{project}")
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 self.list.addItem(item)
                 if conv.id == current_id:
@@ -111,6 +145,9 @@ class ConversationList(QWidget):
 
     def ids(self) -> list[int]:
         return [int(self.list.item(i).data(ID_ROLE)) for i in range(self.list.count())]
+
+    def projects(self) -> list[str]:
+        return [str(self.list.item(i).data(PROJECT_ROLE) or "") for i in range(self.list.count())]
 
     def titles(self) -> list[str]:
         return [self.list.item(i).text() for i in range(self.list.count())]

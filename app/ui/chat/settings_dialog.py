@@ -1,5 +1,5 @@
-"""Per-conversation settings: system prompt and sampling, and for a local model its load
-controls (saved per model: they apply to every conversation with it).
+"""Per-conversation settings: project, system prompt and sampling, and for a local model its
+load controls (saved per model: they apply to every conversation with it).
 
 Bad values are reported in the dialog, which stays open with everything the
 user typed; nothing is saved until all values are valid.
@@ -65,6 +65,11 @@ class ConversationSettingsDialog(QDialog):
         self.store = store
         self.conversation_id = conversation.id
         self.model_defaults = model_defaults
+        from app.core.chat.projects import ProjectStore
+        from app.ui.chat.toolbar import ProjectChooser
+
+        self.project = ProjectChooser(self)
+        self.project.set_projects(ProjectStore(store.db).names(), conversation.project)
         self.system_prompt = QPlainTextEdit(conversation.system_prompt, self)
         self.system_prompt.setPlaceholderText("Optional: how the model should behave")
         self.system_prompt.setMinimumHeight(90)
@@ -78,6 +83,7 @@ class ConversationSettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.hide()
         form = QFormLayout()
+        form.addRow("Project", self.project)
         form.addRow("System prompt", self.system_prompt)
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-p", self.top_p)
@@ -138,6 +144,7 @@ class ConversationSettingsDialog(QDialog):
             controls = None
             if self.model_form is not None and self.model_form.model is not None:
                 controls = self.model_form.controls()
+            self.store.set_project(self.conversation_id, self.project.project())
             self.store.set_system_prompt(self.conversation_id, self.system_prompt.toPlainText())
             self.store.set_sampling(self.conversation_id, sampling)
             if controls is not None and self.model_controls and self.local_model:

@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (
 from app.core.billing.errors import BudgetExceededError
 from app.core.chat.backend import Outcome
 from app.core.chat.conversations import Conversation, Message
+from app.core.chat.projects import ProjectStore
 from app.core.chat.sampling_defaults import default_sampling
 from app.core.chat.targets import LOCAL, Target
 from app.core.foundation.errors import ParleyError
 from app.ui.chat.composer import Composer
 from app.ui.chat.conversation_list import ConversationList
+from app.ui.chat.cost_preview import CostPreview
 from app.ui.chat.heap import settle_heap
 from app.ui.chat.message_view import MessageView
 from app.ui.chat.style import STYLE
@@ -110,6 +112,7 @@ class ChatTab(QWidget):
         self.toolbar.settings_requested.connect(self.open_settings)
         self.toolbar.providers_requested.connect(self.open_providers)
         self.toolbar.compare_requested.connect(self.show_compare)
+        self.toolbar.project_chosen.connect(self.set_project)
         self.compare_view: CompareView | None = None
         self.title = self.toolbar.title
         self.target_picker = self.toolbar.target_picker
@@ -134,6 +137,7 @@ class ChatTab(QWidget):
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop)
         self.setFocusProxy(self.composer.editor)  # switching to the Chat tab lands in the box
+        self.cost_preview = CostPreview(ctx, pool, self.composer, self._quote_context)
         self._build_layout()
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.stop_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -181,6 +185,7 @@ class ChatTab(QWidget):
     def shutdown(self) -> None:
         """The window closes: stop the answer and wait until its partial text is stored."""
         self._closing = True
+        self.cost_preview.stop()
         if self.compare_view is not None:
             self.compare_view.shutdown()
         self.runner.shutdown()
@@ -288,6 +293,20 @@ class ChatTab(QWidget):
         if conv.sampling == default_sampling(old.model if old else ""):
             new_defaults = default_sampling(Target.parse(target).model)
             self.ctx.store.set_sampling(conv.id, new_defaults)
+
+    def set_project(self, project: str) -> None:
+        """Put the conversation in `project` ("" for none): its spend and budgets follow."""
+        conv = self._ensure_conversation()
+        try:
+            self.ctx.store.set_project(conv.id, project)
+        except ParleyError as exc:
+            self.show_error(str(exc))
+        self._reload_list()
+        self._update_toolbar()
+
+    def _quote_context(self) -> tuple[int | None, Target | None]:
+        conv = self.current_conversation()
+        return (conv.id if conv else None), conversation_target(conv, self.ctx.default_target())
 
     def set_local_only(self, local_only: bool) -> None:
         conv = self._ensure_conversation()
@@ -479,6 +498,9 @@ class ChatTab(QWidget):
         self._update_title()
         conv = self.current_conversation()
         self.toolbar.set_local_only(bool(conv and conv.local_only))
+        self.toolbar.project_chooser.set_projects(ProjectStore(self.ctx.db).names(),
+                                                  conv.project if conv else None)  # fmt: skip
+        self.cost_preview.schedule()  # another conversation or target: another price
         if target_text is None:
             target = conversation_target(conv, self.ctx.default_target())
             target_text = str(target) if target else ""
@@ -527,6 +549,7 @@ class ChatTab(QWidget):
         )
 
     def _on_settings_saved(self, conversation_id: int) -> None:
+        self._reload_list()  # the project shows in the list
         if conversation_id == self.conversation_id:
             self._update_toolbar()
 

@@ -46,7 +46,8 @@ def meta_line(msg: Message) -> str:
         return " · ".join([*parts, outcome_label(msg.outcome)])
     prompt, completion = msg.prompt_tokens, msg.completion_tokens
     if prompt or completion:
-        counted = " (counted)" if msg.token_source == "counted" else ""
+        # Reported by the provider goes unsaid; a count or an estimate says which it is.
+        counted = f" ({msg.token_source})" if msg.token_source in ("counted", "estimated") else ""
         parts.append(f"{prompt or 0:,} prompt + {completion or 0:,} completion tokens{counted}")
     if msg.ttft_s is not None:
         parts.append(f"first token {msg.ttft_s:.2f} s")
@@ -63,6 +64,8 @@ def notice_text(msg: Message) -> str:
         n = msg.trimmed_turns
         noun = "message was" if n == 1 else "messages were"
         lines.append(f"{n} earlier {noun} left out to fit the model's context.")
+    if msg.route:
+        lines.append(f"Auto sent this to {msg.backend}: {msg.route}.")
     match msg.outcome:
         case Outcome.ERROR:
             lines.append(msg.error or "The answer failed.")

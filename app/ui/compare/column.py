@@ -129,8 +129,7 @@ def figures_text(c: Column) -> str:
     if c.tokens_per_second:
         parts.append(f"{c.tokens_per_second:.1f} tok/s")
     if c.completion_tokens is not None:
-        estimated = c.token_source == "counted" and c.target.backend != "local"
-        suffix = " (estimated)" if estimated else ""
+        suffix = f" ({c.token_source})" if c.token_source in ("counted", "estimated") else ""
         parts.append(f"{c.prompt_tokens or 0} + {c.completion_tokens} tokens{suffix}")
     if c.energy_wh is not None:
         parts.append(f"{c.energy_wh * 1000:.2f} mWh")

@@ -30,7 +30,7 @@ from app.core.chat.compare import (
     ComparisonStore,
     continue_as_conversation,
 )
-from app.core.chat.targets import Target
+from app.core.chat.targets import AUTO, Target
 from app.ui.compare.column import CompareColumn
 from app.workers import CompareJob
 
@@ -163,6 +163,8 @@ class CompareView(QWidget):
         self.targets.blockSignals(True)
         self.targets.clear()
         for option in self.ctx.target_options():
+            if option.target.backend == AUTO:
+                continue  # Compare puts named targets side by side; `auto` picks one of them
             item = QListWidgetItem(option.label)
             item.setData(TARGET_ROLE, str(option.target))
             flags = Qt.ItemFlag.ItemIsUserCheckable
