@@ -3,12 +3,10 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parley-installed
-# GPU=cuda|rocm|vulkan|metal builds llama-cpp-python with that backend.
+# GPU=vulkan|cuda|rocm|metal runs llama.cpp with that backend: tools/llama-build builds
+# llama-cpp-python for it once per version (cached in ~/.cache/parley-build) beside the venv's
+# CPU build, and PYTHONPATH puts it first. The venv's own build is never replaced.
 GPU ?=
-CMAKE_ARGS_cuda := -DGGML_CUDA=on
-CMAKE_ARGS_rocm := -DGGML_HIP=on
-CMAKE_ARGS_vulkan := -DGGML_VULKAN=on
-CMAKE_ARGS_metal := -DGGML_METAL=on
 
 .PHONY: setup run test lint bench starter clean
 
@@ -18,11 +16,6 @@ $(STAMP): pyproject.toml
 		echo "Creating $(VENV) with $$python"; rm -rf $(VENV); "$$python" -m venv $(VENV) || exit 1; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@if [ -n "$(GPU)" ]; then \
-		echo "Building llama-cpp-python for $(GPU) (this takes a few minutes)"; \
-		CMAKE_ARGS="$(CMAKE_ARGS_$(GPU))" $(BIN)/python -m pip install --quiet --force-reinstall \
-			--no-cache-dir --no-deps llama-cpp-python || exit 1; \
-	fi
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -33,7 +26,8 @@ starter: $(STAMP)
 	$(BIN)/parley models install-starter
 
 run: setup
-	$(BIN)/parley
+	@site=""; if [ -n "$(GPU)" ]; then site=$$(tools/llama-build $(GPU)) || exit 1; fi; \
+	PYTHONPATH="$$site" $(BIN)/parley
 
 test: $(STAMP)
 	tools/run-tests
@@ -43,15 +37,16 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy app
 
+# Every bench prints one JSON line and exits non-zero on a miss: stop at the first one.
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .cache build dist .pytest_cache .ruff_cache .mypy_cache
 
-# Installable builds (issue 8): `make package` builds dist/parley with PyInstaller on this OS
-# (GPU=cuda|rocm|vulkan|metal rebuilds llama-cpp-python with that backend first);
-# `make deb` wraps it into dist/parley_<version>_<arch>.deb and a tarball.
+# Installable builds (issue 8): `make package` builds dist/parley with PyInstaller on this OS,
+# with llama.cpp's Vulkan backend on Linux (GPU=cpu for a CPU-only build, GPU=cuda|rocm for
+# those); `make deb` wraps it into dist/parley_<version>_<arch>.deb and a tarball.
 .PHONY: package deb
 package: $(STAMP)
 	GPU="$(GPU)" BIN="$(BIN)" packaging/build.sh

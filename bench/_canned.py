@@ -3,14 +3,25 @@
 With `interval_s` = 0 the whole stream is one write, so whatever sits between
 a client and this server is all that costs time; with an interval, chunks come
 at a provider's pace (e.g. 0.02 s = 50 tokens/s) for concurrency measurements.
+
+`canned_upstream(chunks)` runs it in a child process (`python bench/_canned.py CHUNKS`
+prints its port), for benches that judge their own process's CPU time: the server's
+work must not count as the client's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 MODEL = "canned-model"
 
@@ -104,3 +115,23 @@ class CannedUpstream:
             conn.sendall(b"%x\r\n%s\r\n" % (len(event), event))
             time.sleep(self.interval_s)  # a provider's pace, not polling
         conn.sendall(b"0\r\n\r\n")
+
+
+@contextlib.contextmanager
+def canned_upstream(chunks: int) -> Iterator[str]:
+    """A zero-latency `CannedUpstream` in a child process; yields its base URL (…/v1)."""
+    proc = subprocess.Popen([sys.executable, __file__, str(chunks)], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    upstream = CannedUpstream(int(sys.argv[1]))
+    print(upstream.base_url.split(":")[-1].removesuffix("/v1"), flush=True)
+    threading.Event().wait()  # until the parent terminates us

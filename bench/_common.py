@@ -24,10 +24,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def report(verdict: dict[str, Any], **details: Any) -> None:
-    """The one JSON line every bench ends with: bench, ratio, target, pass, then details."""
+    """The one JSON line every bench ends with: bench, ratio, target, pass, then details
+    (with the machine's 1-minute load average, as figures on a shared machine need it).
+
+    Exits with status 1 when "pass" is false, so `make bench` stops at the first miss.
+    """
     line = dict(verdict, ratio=round(float(verdict["ratio"]), 4), **details)
     line["pass"] = bool(line["pass"])
-    print(json.dumps(line))
+    if hasattr(os, "getloadavg"):
+        line.setdefault("load_average", round(os.getloadavg()[0], 2))
+    print(json.dumps(line), flush=True)
+    if not line["pass"]:
+        raise SystemExit(1)
 
 
 def median(values: Sequence[float]) -> float:

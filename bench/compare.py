@@ -1,9 +1,12 @@
-"""Compare runs its cloud targets concurrently: wall time of a 3-target comparison ÷ the
-slowest target alone ≤ 1.15, while the GUI event loop never stalls more than 50 ms.
+"""Compare as the user runs it: the real CompareView with the local model and two cloud
+columns. Wall time of the comparison ÷ its slowest target alone ≤ 1.15, while the GUI event
+loop, with the view rendering every column, never stalls more than 50 ms.
 
-The three "cloud" targets are local OpenAI-compatible servers that stream at a fixed
-pace, as a remote provider does (their speed is set by the far end, not by this
-machine's CPU), so the figure measures Parley's concurrency, not CPU contention.
+The prompt goes in through the view's fields and its Run button; the columns stream and
+render as they do for a user. The two "cloud" targets are local OpenAI-compatible servers
+that stream at a fixed pace, as a remote provider does (their speed is set by the far end,
+not by this machine's CPU); the local column is the starter model on llama.cpp. Each target
+alone runs through a CompareJob of its own on the same pool.
 """
 
 from __future__ import annotations
@@ -16,16 +19,22 @@ from _common import median, report
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
+from app.core.chat.backend import Sampling
 from app.core.chat.compare import CompareRunner, Comparison, ComparisonStore
 from app.core.chat.targets import Target
 from app.core.context import AppContext
+from app.core.local.catalog import STARTER_NAME
 from app.core.providers import ProviderKind
+from app.ui.compare import CompareView
 from app.workers import CompareJob, WorkerPool
 from tests.helpers.fault_server import DONE, FaultServer, Reply, delta, pause
+from tests.helpers.starter import install_into
 
 TOKENS = 120
-PACES_S = (0.010, 0.015, 0.020)  # per token: ~1.2 s, 1.8 s, 2.4 s answers
+PACES_S = (0.015, 0.020)  # per token: ~1.8 s and 2.4 s answers
 RUNS = 3
+PROMPT = "Tell me a long story about a lighthouse."
+MAX_STALL_MS = 50.0
 
 
 def paced_answer(pace: float) -> Reply:
@@ -80,7 +89,8 @@ class Waiter(QObject):
 
 
 def run_job(pool: WorkerPool, runner: CompareRunner, targets: list[Target]) -> float:
-    job = CompareJob(runner, "Tell me something.", targets)
+    sampling = Sampling(temperature=0.0, max_tokens=TOKENS)
+    job = CompareJob(runner, PROMPT, targets, sampling=sampling)
     waiter = Waiter()
     job.finished.connect(waiter.on_finished)
     job.column_token_received.connect(waiter.on_tokens)
@@ -93,40 +103,78 @@ def run_job(pool: WorkerPool, runner: CompareRunner, targets: list[Target]) -> f
     return elapsed
 
 
+def run_view(view: CompareView, targets: list[Target]) -> float:
+    """One comparison through the view's own controls; seconds from Run to the last column."""
+    view.refresh()
+    view.set_selected_targets([str(t) for t in targets])
+    view.prompt.setPlainText(PROMPT)
+    view.temperature.setValue(0.0)
+    view.max_tokens.setValue(TOKENS)
+    assert view.run_button.isEnabled(), view.hint.text()
+    start = time.perf_counter()
+    view.run_button.click()
+    assert view.job is not None
+    waiter = Waiter()
+    view.job.finished.connect(waiter.on_finished)
+    waiter.loop.exec()
+    elapsed = time.perf_counter() - start
+    assert waiter.result is not None
+    assert all(c.outcome == "done" for c in waiter.result.columns), waiter.result
+    # Every column shows its answer (rendered widgets, not only text held).
+    assert all(c.text.strip() and c.body.segment_widgets() for c in view.columns)
+    return elapsed
+
+
 def main() -> None:
     QApplication([])
     servers = [FaultServer() for _ in PACES_S]
     with tempfile.TemporaryDirectory() as tmp:
+        install_into(Path(tmp) / "models")
         ctx = AppContext.open(Path(tmp))
         pool = WorkerPool()
         try:
-            targets = []
+            targets = [Target("local", STARTER_NAME)]
             for i, server in enumerate(servers):
                 ctx.providers.add(f"cloud{i}", ProviderKind.OPENAI, base_url=server.base_url,
                                   model="fault-model")  # fmt: skip
                 targets.append(Target(f"cloud{i}", "fault-model"))
+            view = CompareView(ctx, pool)
+            view.resize(1400, 900)
+            view.show()
             runner = CompareRunner(ctx.backends, ctx.ledger, ComparisonStore(ctx.db))
             meter = StallMeter()
-            alone, together, stalls = [], [], []
-            for _ in range(RUNS):
-                servers[-1].script(paced_answer(PACES_S[-1]))
-                alone.append(run_job(pool, runner, [targets[-1]]))
+
+            def script() -> None:
                 for server, pace in zip(servers, PACES_S, strict=True):
                     server.script(paced_answer(pace))
+
+            script()
+            run_view(view, targets)  # warm-up: loads the local model
+            alone: dict[str, list[float]] = {str(t): [] for t in targets}
+            together, stalls = [], []
+            for _ in range(RUNS):
+                script()
+                for target in targets:
+                    alone[str(target)].append(run_job(pool, runner, [target]))
+                script()
                 meter.start()
-                together.append(run_job(pool, runner, targets))
+                together.append(run_view(view, targets))
                 stalls.append(meter.stop())
+            view.close()
         finally:
             pool.shutdown()
             ctx.close()
             for server in servers:
                 server.close()
-    ratio = median(together) / median(alone)
+    slowest = max(median(times) for times in alone.values())
+    ratio = median(together) / slowest
     worst_stall = max(stalls)
     report({"bench": "compare", "ratio": ratio, "target": "<= 1.15",
-            "pass": ratio <= 1.15 and worst_stall <= 50},
-           together_s=round(median(together), 3), slowest_alone_s=round(median(alone), 3),
-           max_stall_ms=round(worst_stall, 1), targets=len(targets), runs=RUNS)  # fmt: skip
+            "pass": ratio <= 1.15 and worst_stall <= MAX_STALL_MS},
+           together_s=round(median(together), 3), slowest_alone_s=round(slowest, 3),
+           alone_s={t: round(median(v), 3) for t, v in alone.items()},
+           max_stall_ms=round(worst_stall, 1), stall_target_ms=MAX_STALL_MS,
+           columns=len(targets), runs=RUNS)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ in real use. The last line is the JSON verdict; "ratio" is the full-speed one.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import resource
 import shutil
@@ -27,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _common import report  # noqa: E402
 
 from app.core.local import hub  # noqa: E402
 from app.core.local.downloads.transfer import download_file  # noqa: E402
@@ -125,14 +126,13 @@ def main() -> None:
         link = measure(big, work, LINK_RATE)
         print(f"1 Gbit/s link: {link}", flush=True)
     ratio = float(full["ratio"])  # type: ignore[arg-type]
-    print(json.dumps({
-        "bench": "download", "ratio": ratio, "target": ">= 0.90", "pass": ratio >= 0.90,
-        "file_mb": size_mb,
-        "full_speed": full, "link_1gbit": link, "ratio_1gbit": link["ratio"],
-        "sha256_mb_s": round(sha256_mb_s(), 1),
-        "cpu_note": "parley_cpu_cores = process CPU seconds per wall second while downloading "
-                    "(hashing SHA-256 as bytes arrive, no second pass)",
-    }))  # fmt: skip
+    report(
+        {"bench": "download", "ratio": ratio, "target": ">= 0.90", "pass": ratio >= 0.90},
+        file_mb=size_mb, full_speed=full, link_1gbit=link, ratio_1gbit=link["ratio"],
+        sha256_mb_s=round(sha256_mb_s(), 1),
+        cpu_note="parley_cpu_cores = process CPU seconds per wall second while downloading "
+                 "(hashing SHA-256 as bytes arrive, no second pass)",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False))
     elif not result.text.endswith("\n"):
         print()
+    if result.backend == "local" and (note := ctx.local.runtime_note):
+        print(f"parley: note: {note}", file=sys.stderr)
     ctx.close()
     match result.outcome:
         case Outcome.DONE:

@@ -6,12 +6,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.commands._output import print_json, print_table
 from app.core.context import AppContext
 from app.core.foundation.errors import ParleyError
 from app.core.foundation.paths import cache_dir
+from app.core.local.model_controls import FlashAttention, KVCacheType, parse_auto_int
 from app.core.local.starter import STARTER, ensure_starter
 
 if TYPE_CHECKING:
@@ -51,8 +52,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dl.add_argument("--force", action="store_true", help="download even if it won't fit")
     dl.set_defaults(handler=download)
 
-    use = verbs.add_parser("use", help="make an installed model the active one")
+    use = verbs.add_parser(
+        "use", help="make an installed model the active one, and set how llama.cpp loads it"
+    )
     use.add_argument("name", metavar="NAME")
+    use.add_argument("--ctx", type=int, metavar="N", help="context length in tokens")
+    use.add_argument("--gpu-layers", metavar="N|auto",
+                     help="layers on the GPU (auto: all that fit)")  # fmt: skip
+    use.add_argument("--threads", metavar="N|auto", help="CPU threads (auto: one per core)")
+    use.add_argument("--kv", choices=[str(k) for k in KVCacheType], help="KV-cache type")
+    use.add_argument("--flash-attn", choices=[str(f) for f in FlashAttention],
+                     help="flash attention (auto: on a GPU or with a quantized KV cache)")
+    use.add_argument("--batch", type=int, metavar="N", help="batch size in tokens")
+    use.add_argument("--json", action="store_true")
     use.set_defaults(handler=use_model)
 
     delete = verbs.add_parser("delete", help="delete an installed model")
@@ -79,7 +91,9 @@ def list_models(args: argparse.Namespace) -> int:
     models = ctx.catalog.list()
     active = ctx.catalog.active()
     if args.json:
-        print_json([m.to_dict() | {"active": m == active} for m in models])
+        print_json([m.to_dict() | {"active": m == active,
+                                   "controls": ctx.model_controls.get(m.name).to_dict()}
+                    for m in models])  # fmt: skip
         return 0
     if not models:
         print("No local models yet. Run `parley models install-starter`.", file=sys.stderr)
@@ -224,9 +238,51 @@ def download(args: argparse.Namespace) -> int:
 
 
 def use_model(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from app.core.local.catalog import header_for
+    from app.core.local.fit import ModelShape, estimate
+    from app.core.local.load_guard import current_hardware, effective_context
+
     ctx = AppContext.open()
+    model = ctx.catalog.resolve(args.name)
+    controls = ctx.model_controls.get(model.name)
+    changes: dict[str, Any] = {}
+    if args.ctx is not None:
+        changes["context_length"] = args.ctx
+    if args.gpu_layers is not None:
+        changes["gpu_layers"] = parse_auto_int(args.gpu_layers, "--gpu-layers")
+    if args.threads is not None:
+        changes["threads"] = parse_auto_int(args.threads, "--threads")
+    if args.kv is not None:
+        changes["kv_cache"] = KVCacheType(args.kv)
+    if args.flash_attn is not None:
+        changes["flash_attention"] = FlashAttention(args.flash_attn)
+    if args.batch is not None:
+        changes["batch_size"] = args.batch
+    controls = replace(controls, **changes).validated()  # nothing is saved if this raises
+    if model.context_length and controls.context_length > model.context_length:
+        raise ParleyError(
+            f"{model.name} was trained for {model.context_length:,} tokens of context.",
+            f"Pass --ctx {model.context_length} or less.",
+        )
+    if changes:
+        ctx.model_controls.set(model.name, controls)
     model = ctx.catalog.set_active(args.name)
+    shape = ModelShape.from_header(header_for(model.path), model.size_bytes)
+    fit = estimate(shape, current_hardware(), effective_context(model, controls), controls)
+    if args.json:
+        print_json({"model": model.to_dict(), "controls": controls.to_dict(), "fit": fit.to_dict()})
+        return 0
+    def auto(value: int | None) -> str:
+        return "auto" if value is None else str(value)
+
     print(f"Active model: {model.name} ({model.path})")
+    print(f"Settings:     context {controls.context_length:,} · GPU layers "
+          f"{auto(controls.gpu_layers)} · threads {auto(controls.threads)} · KV cache "
+          f"{controls.kv_cache} · flash attention {controls.flash_attention} · batch "
+          f"{controls.batch_size}")  # fmt: skip
+    print(f"Fit:          {fit.label}; {fit.explanation}")
     return 0
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from app.core.gateway.service import Gateway
     from app.core.gateway.tokens import AccessTokens
     from app.core.local.llama_backend import LocalBackend
+    from app.core.local.model_controls import ModelControlsStore
     from app.core.providers import ProviderService
     from app.core.routing.router import Router
 
@@ -108,6 +109,13 @@ class AppContext:
         from app.core.local.llama_backend import LocalBackend
 
         return self._service("local", lambda: LocalBackend(self.catalog))
+
+    @property
+    def model_controls(self) -> ModelControlsStore:
+        """Each local model's load controls (context, GPU layers, threads, KV cache, ...)."""
+        from app.core.local.model_controls import ModelControlsStore
+
+        return self._service("model_controls", lambda: ModelControlsStore(self.settings))
 
     @property
     def backends(self) -> BackendRegistry:

@@ -51,20 +51,25 @@ if command -v objdump >/dev/null; then
           | sort -uV | tail -1 || true)
   glibc=${glibc:-2.31}
 fi
+# A Vulkan build needs the system's Vulkan loader (the GPU drivers plug into it).
+vulkan_dep=""
+ls "$stage"/opt/parley/_internal/llama_cpp/lib/libggml-vulkan.* >/dev/null 2>&1 && vulkan_dep=", libvulkan1"
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: parley
 Version: $version
 Architecture: $arch
 Maintainer: Parley developers <parley@localhost>
 Installed-Size: $installed_kb
-Depends: libc6 (>= $glibc), libgl1, libegl1, libfontconfig1, libxkbcommon0
+Depends: libc6 (>= $glibc), libgl1, libegl1, libfontconfig1, libxkbcommon0$vulkan_dep
 Section: utils
 Priority: optional
 Homepage: https://github.com/parley-app/parley
+Recommends: mesa-vulkan-drivers
 Description: chat with local and cloud LLMs and see what each answer cost
  Parley is a desktop chat application for language models running locally
- (llama.cpp) or in the cloud (Hugging Face Inference Providers, Mistral,
- any OpenAI-compatible endpoint), with a usage ledger, budgets and charts.
+ (llama.cpp, on NVIDIA, AMD and Intel GPUs through Vulkan, or the CPU) or in
+ the cloud (Hugging Face Inference Providers, Mistral, any OpenAI-compatible
+ endpoint), with a usage ledger, budgets and charts.
 CONTROL
 
 deb="$out_dir/parley_${version}_${arch}.deb"

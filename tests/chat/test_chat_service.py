@@ -10,6 +10,7 @@ import pytest
 from app.core.chat.backend import Outcome, Sampling
 from app.core.chat.targets import Target
 from app.core.local.catalog import STARTER_NAME
+from app.core.local.model_controls import ModelControls
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -97,6 +98,7 @@ def test_regenerate_and_edit_replace_later_turns(ctx: AppContext) -> None:
 
 def test_a_prompt_too_long_becomes_an_error_answer_not_a_crash(ctx: AppContext) -> None:
     conv = ctx.store.create(sampling=Sampling(max_tokens=16, context_length=512))
+    ctx.model_controls.set(STARTER_NAME, ModelControls(context_length=512))  # the model's
     _, turn = drain(ctx.chat.send(conv.id, "word " * 2000, TARGET, threading.Event()))
     assert turn.result.outcome == Outcome.ERROR
     assert turn.result.error and "context" in turn.result.error

@@ -13,6 +13,7 @@ until max_tokens. ~42 MB, a few seconds to build.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -58,6 +59,22 @@ N_EMBD, N_LAYER, N_HEAD, N_FF = 64, 2, 4, 128
 ANSWER_TEXT = " ok"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Layout:
+    """The numbers that shape a llama-architecture model's memory: width, depth, heads."""
+
+    n_embd: int = N_EMBD
+    n_layer: int = N_LAYER
+    n_head: int = N_HEAD
+    n_head_kv: int = N_HEAD
+    head_dim: int = N_EMBD // N_HEAD  # may differ from n_embd / n_head, as in Mistral Small
+    n_ff: int = N_FF
+    context_length: int = 4096
+
+
+TINY = Layout()
+
+
 def tekken_file(folder: Path) -> Path:
     """mistral-common's bundled Tekken vocabulary as a v7 `tekken.json` in `folder`."""
     import mistral_common
@@ -99,21 +116,31 @@ def _vocab(folder: Path) -> dict[str, Any]:
     }
 
 
-def build_mistral_gguf(path: Path, template: str, tokenizer_dir: Path) -> Path:
-    """Write the tiny model with `template` as its chat template to `path`."""
+def build_mistral_gguf(
+    path: Path, template: str, tokenizer_dir: Path, layout: Layout = TINY
+) -> Path:
+    """Write the tiny model with `template` as its chat template to `path`.
+
+    `layout` changes its shape (the fit bench's held-out models); the answer stays " ok".
+    """
     import gguf
     import numpy as np
 
     v = _vocab(tokenizer_dir)
+    n_embd, n_ff = layout.n_embd, layout.n_ff
+    q_dim, kv_dim = layout.n_head * layout.head_dim, layout.n_head_kv * layout.head_dim
     w = gguf.GGUFWriter(path, "llama")
     w.add_name("Mistral Tiny Test")
-    w.add_context_length(4096)
-    w.add_embedding_length(N_EMBD)
-    w.add_block_count(N_LAYER)
-    w.add_feed_forward_length(N_FF)
-    w.add_head_count(N_HEAD)
-    w.add_head_count_kv(N_HEAD)
-    w.add_rope_dimension_count(N_EMBD // N_HEAD)
+    w.add_context_length(layout.context_length)
+    w.add_embedding_length(n_embd)
+    w.add_block_count(layout.n_layer)
+    w.add_feed_forward_length(n_ff)
+    w.add_head_count(layout.n_head)
+    w.add_head_count_kv(layout.n_head_kv)
+    if layout.head_dim != n_embd // layout.n_head:
+        w.add_key_length(layout.head_dim)
+        w.add_value_length(layout.head_dim)
+    w.add_rope_dimension_count(layout.head_dim)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_rope_freq_base(1e6)
     w.add_vocab_size(v["size"])
@@ -132,21 +159,21 @@ def build_mistral_gguf(path: Path, template: str, tokenizer_dir: Path) -> Path:
     w.add_add_eos_token(False)
     w.add_chat_template(template)
 
-    embed = np.zeros((v["size"], N_EMBD), dtype=np.float16)
+    embed = np.zeros((v["size"], n_embd), dtype=np.float16)
     embed[:, 0] = 1.0
-    output = np.zeros((v["size"], N_EMBD), dtype=np.float16)
+    output = np.zeros((v["size"], n_embd), dtype=np.float16)
     output[v["answer"], 0] = 4.0  # logit 32 for " ok", 0 for every other token
     w.add_tensor("token_embd.weight", embed)
-    w.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+    w.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
     w.add_tensor("output.weight", output)
     shapes = {
-        "attn_q": (N_EMBD, N_EMBD), "attn_k": (N_EMBD, N_EMBD), "attn_v": (N_EMBD, N_EMBD),
-        "attn_output": (N_EMBD, N_EMBD), "ffn_gate": (N_FF, N_EMBD), "ffn_up": (N_FF, N_EMBD),
-        "ffn_down": (N_EMBD, N_FF),
+        "attn_q": (q_dim, n_embd), "attn_k": (kv_dim, n_embd), "attn_v": (kv_dim, n_embd),
+        "attn_output": (n_embd, q_dim), "ffn_gate": (n_ff, n_embd), "ffn_up": (n_ff, n_embd),
+        "ffn_down": (n_embd, n_ff),
     }  # fmt: skip
-    for i in range(N_LAYER):
-        w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-        w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+    for i in range(layout.n_layer):
+        w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
+        w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(n_embd, dtype=np.float32))
         for name, shape in shapes.items():
             w.add_tensor(f"blk.{i}.{name}.weight", np.zeros(shape, dtype=np.float16))
     w.write_header_to_file()

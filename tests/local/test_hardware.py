@@ -74,3 +74,66 @@ def test_hardware_command_json() -> None:
     text = subprocess.run([sys.executable, "-m", "app", "hardware"], capture_output=True,
                           text=True, check=True, timeout=60).stdout  # fmt: skip
     assert "llama.cpp backend:" in text and "RAM:" in text
+
+
+def test_physical_cores_come_from_psutil_on_every_os() -> None:
+    import psutil
+
+    from app.core.local.hardware import physical_cores
+
+    allowed = len(psutil.Process().cpu_affinity() or []) or psutil.cpu_count()
+    assert physical_cores() == min(psutil.cpu_count(logical=False), allowed)
+
+
+def test_the_vulkan_loader_lists_what_vulkaninfo_lists() -> None:
+    import re
+    import shutil
+
+    import pytest
+
+    from app.core.local.vulkan_devices import vulkan_devices
+
+    if shutil.which("vulkaninfo") is None:
+        pytest.skip("vulkaninfo (Debian: vulkan-tools) is not installed")
+    out = subprocess.run(["vulkaninfo", "--summary"], capture_output=True, text=True,
+                         timeout=60, check=False).stdout  # fmt: skip
+    names = re.findall(r"deviceName\s*=\s*(.+)", out)
+    types = re.findall(r"deviceType\s*=\s*PHYSICAL_DEVICE_TYPE_(\w+)", out)
+    devices = vulkan_devices()
+    assert [d.name for d in devices] == [n.strip() for n in names]
+    assert [d.type for d in devices] == [t.lower().replace("_gpu", "") for t in types]
+    assert all(d.memory_total > 0 and 0 < d.memory_free <= d.memory_total for d in devices)
+
+
+def test_gpus_no_vendor_tool_reports_come_from_llama_cpp_or_the_vulkan_loader() -> None:
+    from app.core.local.hardware import other_gpus
+    from app.core.local.llama_devices import LlamaDevice
+    from app.core.local.vulkan_devices import VulkanDevice
+
+    gib = 2**30
+    arc = VulkanDevice(0, "Intel(R) Arc(tm) A770 Graphics (DG2)", "discrete", "intel", "1.3.289",
+                       16 * gib, 15 * gib)  # fmt: skip
+    soft = VulkanDevice(1, "llvmpipe (LLVM 15.0.6, 256 bits)", "cpu", "mesa", "1.3.230",
+                        2 * gib, 2 * gib)  # fmt: skip
+    # A CPU build: only the loader knows the Arc; the software device is no GPU.
+    [gpu] = other_gpus([arc, soft], [LlamaDevice("CPU", "AMD EPYC", "cpu", 64 * gib, 60 * gib)])
+    assert (gpu.name, gpu.vendor, gpu.source, gpu.unified) == (arc.name, "intel", "vulkan", False)
+    assert gpu.vram_free == 15 * gib
+    # A Vulkan build: the devices llama.cpp runs layers on, with its own memory figures.
+    llama = [LlamaDevice("Vulkan0", "llvmpipe (LLVM 15.0.6, 256 bits)", "gpu", gib, gib)]
+    [gpu] = other_gpus([soft], llama)
+    assert gpu.source == "llama.cpp" and gpu.unified and gpu.vendor == "mesa"
+    assert other_gpus([soft], []) == []
+
+
+def test_without_an_nvidia_driver_nvml_reports_nothing() -> None:
+    import os
+
+    import pytest
+
+    from app.core.foundation.nvml import NvmlEnergyCounter, nvidia_devices
+
+    if os.path.exists("/proc/driver/nvidia/version"):
+        pytest.skip("this machine has an NVIDIA driver")
+    assert nvidia_devices() == []
+    assert NvmlEnergyCounter().read_j() is None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from app.core.foundation.errors import ModelError
+from app.core.local.model_controls import ModelControls
 from tests.helpers.gguf_files import gguf_header, huge_gguf_header, llama_metadata
 
 if TYPE_CHECKING:
@@ -53,6 +54,14 @@ def test_partial_offload_when_the_gpu_holds_only_some_layers(
     monkeypatch.setattr(load_guard, "cached_probe", lambda: hw)
     monkeypatch.setattr(load_guard, "memory", lambda: (64 * 10**9, 64 * 10**9))
     model = ctx.catalog.resolve("Mid-Q4_K_M")
-    layers = load_guard.gpu_layers_for(model, 4096, -1)
-    assert 0 < layers < 40
-    assert load_guard.gpu_layers_for(model, 4096, 0) == 0  # an explicit CPU choice stays
+    auto = load_guard.plan_load(model, ModelControls())
+    assert 0 < auto.options.n_gpu_layers < 40
+    assert auto.options.flash_attn  # auto: on when layers run on the GPU
+    cpu = load_guard.plan_load(model, ModelControls(gpu_layers=0))
+    assert cpu.options.n_gpu_layers == 0  # an explicit CPU choice stays
+    assert not cpu.options.flash_attn
+    # Asking for more layers than the GPU holds is refused before llama.cpp runs out of VRAM.
+    with pytest.raises(ModelError, match="40 GPU layers were asked for") as info:
+        load_guard.plan_load(model, ModelControls(gpu_layers=40))
+    assert f"the GPU holds {auto.options.n_gpu_layers} of 40" in str(info.value)
+    assert "Set GPU layers to auto" in str(info.value)

@@ -11,6 +11,7 @@ import pytest
 from app.core.chat.backend import ChatMessage, GenerationRequest, Outcome, Sampling, TokenSource
 from app.core.foundation.errors import ModelError, PromptTooLongError, UnknownTargetError
 from app.core.local.catalog import STARTER_NAME
+from app.core.local.model_controls import ModelControls
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -75,7 +76,7 @@ def test_stop_ends_generation_within_200_ms_and_keeps_the_partial(ctx: AppContex
 def test_stop_while_the_prompt_is_read_ends_within_200_ms(ctx: AppContext) -> None:
     # Reading ~1,800 prompt tokens takes seconds on a CPU: Stop must not wait for it.
     long = ask("Tell me about the moon. " * 300, max_tokens=50, context_length=4096)
-    ctx.local.preload(STARTER_NAME, 4096)
+    ctx.local.preload(STARTER_NAME)  # its controls' context: 4,096 tokens
     cancel = threading.Event()
     gen = ctx.local.stream(long, cancel)
     timer = threading.Timer(0.1, cancel.set)
@@ -114,6 +115,8 @@ def test_long_history_is_trimmed_to_the_context(ctx: AppContext) -> None:
         messages += [ChatMessage("user", f"Fact {i}: " + "lorem ipsum " * 20),
                      ChatMessage("assistant", "Noted. " * 10)]  # fmt: skip
     messages.append(ChatMessage("user", "Summarise."))
+    # A local model's context is one of its controls (issue 18), not the conversation's.
+    ctx.model_controls.set(STARTER_NAME, ModelControls(context_length=1024))
     sampling = Sampling(temperature=0.0, max_tokens=16, context_length=1024)
     _, result = run(ctx.local, GenerationRequest(tuple(messages), sampling, STARTER_NAME))
     assert result.outcome == Outcome.DONE
@@ -122,6 +125,7 @@ def test_long_history_is_trimmed_to_the_context(ctx: AppContext) -> None:
 
 
 def test_a_message_longer_than_the_context_is_a_clear_error(ctx: AppContext) -> None:
+    ctx.model_controls.set(STARTER_NAME, ModelControls(context_length=1024))
     with pytest.raises(PromptTooLongError, match="context"):
         run(ctx.local, ask("word " * 3000, max_tokens=16, context_length=1024))
 

@@ -25,6 +25,7 @@ from mistral_common.protocol.instruct.request import ChatCompletionRequest
 
 from app.core.chat.backend import Outcome
 from app.core.chat.targets import Target
+from app.core.local.model_controls import ModelControls
 from app.core.providers import ProviderKind
 from tests.providers import support
 
@@ -141,6 +142,8 @@ def test_a_prompt_refused_as_too_long_in_between(
     mistral_ctx: AppContext, tiny_mistral: TinyMistral, handed: list[list[int]]
 ) -> None:
     cid = conversation(mistral_ctx, context_length=256)
+    # The model's own context (issue 18: a local model's context is one of its controls).
+    mistral_ctx.model_controls.set(LOCAL.model, ModelControls(context_length=256))
     send(mistral_ctx, cid, "Hello")
     refused = send(mistral_ctx, cid, "word " * 400).result
     assert refused.outcome is Outcome.ERROR

@@ -1,9 +1,9 @@
 """Energy used by local generation: measured where the machine can say, else estimated.
 
 Measured: NVIDIA GPUs through NVML's total-energy counter (millijoules since
-driver load, Volta and newer) and Linux CPUs through RAPL
-(`/sys/class/powercap/*/energy_uj`, often readable by root only since
-CVE-2020-8694). Both are counters, so a reading at the start of a request and
+driver load, Volta and newer; `nvidia-ml-py`, as the hardware probe uses it) and
+Linux CPUs through RAPL (`/sys/class/powercap/*/energy_uj`, often readable by root
+only since CVE-2020-8694). Both are counters, so a reading at the start of a request and
 one at the end give the energy in between, whatever the sampling rate.
 Estimated: the device wattage the user set, times the request's duration.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    import ctypes
     from collections.abc import Sequence
 
 logger = logging.getLogger(__name__)
@@ -82,47 +81,17 @@ class RaplMeter:
 
 
 class NvmlMeter:
-    """NVML total energy over all NVIDIA GPUs, through ctypes (no extra dependency)."""
+    """NVML total energy over all NVIDIA GPUs (`app.core.foundation.nvml`)."""
 
     name = "nvml"
 
     def __init__(self) -> None:
-        import ctypes  # only when energy is first measured, not at start-up
+        from app.core.foundation.nvml import NvmlEnergyCounter  # only when first measured
 
-        self._lib: ctypes.CDLL | None = None
-        self._handles: list[ctypes.c_void_p] = []
-        try:
-            lib = ctypes.CDLL("libnvidia-ml.so.1" if sys.platform != "win32" else "nvml.dll")
-        except OSError:
-            return
-        try:
-            if lib.nvmlInit_v2() != 0:
-                return
-            count = ctypes.c_uint(0)
-            if lib.nvmlDeviceGetCount_v2(ctypes.byref(count)) != 0:
-                return
-            for i in range(count.value):
-                handle = ctypes.c_void_p()
-                if lib.nvmlDeviceGetHandleByIndex_v2(i, ctypes.byref(handle)) == 0:
-                    self._handles.append(handle)
-        except AttributeError:  # a very old driver without these symbols
-            return
-        self._lib = lib
-        if self.read_j() is None:  # pre-Volta GPUs have no energy counter
-            self._lib = None
+        self._counter = NvmlEnergyCounter()
 
     def read_j(self) -> float | None:
-        if self._lib is None or not self._handles:
-            return None
-        import ctypes
-
-        total = 0
-        for handle in self._handles:
-            mj = ctypes.c_ulonglong(0)
-            if self._lib.nvmlDeviceGetTotalEnergyConsumption(handle, ctypes.byref(mj)) != 0:
-                return None
-            total += mj.value
-        return total / 1000.0
+        return self._counter.read_j()
 
 
 class EnergyMonitor:

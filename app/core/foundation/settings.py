@@ -9,8 +9,9 @@ if TYPE_CHECKING:
     from app.core.foundation.storage import Database
 
 ACTIVE_MODEL = "active_model"
-N_GPU_LAYERS = "local.n_gpu_layers"  # "auto" or an int
-N_THREADS = "local.n_threads"  # "auto" or an int
+# Each local model's load controls live under "local.model.<name>"
+# (app.core.local.model_controls); the old machine-wide "local.n_gpu_layers" and
+# "local.n_threads" were never read and are gone.
 OFFLINE_MODE = "privacy.offline_mode"  # bool: issue 4, no network traffic at all
 DEFAULT_TARGET = "chat.default_target"  # "backend:model" for new conversations; "" = active model
 WINDOW_STATE = "window.state"  # issue 17: geometry, splitters and last tab (base64 / ints)

@@ -1,15 +1,15 @@
 """What this machine has, as far as local inference cares.
 
-`probe()` gathers CPU, RAM, GPUs (NVIDIA through NVML or nvidia-smi, AMD
-through sysfs or rocm-smi, Apple Silicon unified memory through sysctl) and
-the llama.cpp backend of this build. Every probe is best effort: a missing
-tool means "not found", never an error.
+`probe()` gathers CPU cores and RAM (`psutil`, on every OS), GPUs (NVIDIA through
+NVML with nvidia-smi as a fallback, AMD through sysfs or rocm-smi, Apple Silicon
+unified memory through sysctl, any other GPU through Vulkan), every Vulkan device
+with its memory, and the backend and devices of this llama.cpp build. Every probe is
+best effort: a missing tool means "not found", never an error.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import re
 import shutil
@@ -17,6 +17,14 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
+
+from app.core.local.llama_devices import (
+    LlamaDevice,
+    llama_backends,
+    llama_devices,
+    quiet_llama_log,
+)
+from app.core.local.vulkan_devices import VulkanDevice, vulkan_devices
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +56,8 @@ class GPU:
     vram_total: int  # bytes
     vram_free: int  # bytes
     bandwidth_gbs: float
-    source: str  # how we found it: nvml, nvidia-smi, sysfs, rocm-smi, sysctl
-    unified: bool = False  # Apple Silicon: GPU memory is system RAM
+    source: str  # how we found it: nvml, nvidia-smi, sysfs, rocm-smi, sysctl, llama.cpp, vulkan
+    unified: bool = False  # Apple Silicon, integrated and software GPUs: GPU memory is RAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,8 @@ class Hardware:
     backend: str = "CPU"  # llama.cpp backend of this build: CPU, CUDA, ROCm/HIP, Vulkan, Metal
     gpu_offload: bool = False
     notes: tuple[str, ...] = field(default=())
+    vulkan_devices: tuple[VulkanDevice, ...] = ()  # what the system's Vulkan loader lists
+    llama_devices: tuple[LlamaDevice, ...] = ()  # what this llama.cpp build can run layers on
 
     @property
     def vram_free(self) -> int:
@@ -80,24 +90,28 @@ class Hardware:
 
 @cache
 def physical_cores() -> int:
-    """Physical cores available to us; llama.cpp runs best with one thread per core."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    logical = available or os.cpu_count() or 1
+    """Physical cores available to us; llama.cpp runs best with one thread per core.
+
+    psutil counts physical cores on Linux, Windows and macOS alike (hyper-threads would
+    oversubscribe llama.cpp's threads); CPU affinity, where the OS has it, caps the count.
+    """
+    import psutil
+
+    physical = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cores = set()
-            physical = core = ""
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    physical = value.strip()
-                elif key == "core id":
-                    core = value.strip()
-                    cores.add((physical, core))
-    except OSError:
-        return logical
-    return max(1, min(logical, len(cores) or logical))
+        allowed = len(psutil.Process().cpu_affinity() or [])
+    except (AttributeError, psutil.Error, OSError):  # macOS has no affinity
+        allowed = 0
+    return max(1, min(physical, allowed) if allowed else physical)
+
+
+def logical_cores() -> int:
+    import psutil
+
+    try:
+        return len(psutil.Process().cpu_affinity() or []) or psutil.cpu_count() or 1
+    except (AttributeError, psutil.Error, OSError):
+        return psutil.cpu_count() or 1
 
 
 def gpu_offload_supported() -> bool:
@@ -108,7 +122,9 @@ def gpu_offload_supported() -> bool:
 
 
 def llama_backend() -> tuple[str, bool]:
-    """The GPU backend compiled into this llama.cpp build, and whether it can offload."""
+    """The GPU backend compiled into this llama.cpp build, and whether it can offload
+    (a GPU backend with no device of its own, e.g. Vulkan without a GPU, cannot)."""
+    quiet_llama_log()
     try:
         import llama_cpp
 
@@ -117,7 +133,11 @@ def llama_backend() -> tuple[str, bool]:
     except (ImportError, OSError, AttributeError) as exc:
         logger.warning("llama.cpp is not usable: %s", exc)
         return "none (llama.cpp missing)", False
-    return backend_from_system_info(info), offload
+    backends = [b for b in llama_backends() or [] if b not in ("CPU", "BLAS", "RPC")]
+    names = {"CUDA": "CUDA", "ROCm": "ROCm/HIP", "HIP": "ROCm/HIP", "Vulkan": "Vulkan",
+             "Metal": "Metal", "MTL": "Metal", "SYCL": "SYCL"}  # fmt: skip
+    from_registry = " + ".join(dict.fromkeys(names.get(b, b) for b in backends))
+    return from_registry or backend_from_system_info(info), offload
 
 
 def backend_from_system_info(info: str) -> str:
@@ -169,49 +189,11 @@ def cpu_name() -> str:
 
 
 def memory() -> tuple[int, int]:
-    """(total, available) system RAM in bytes."""
-    try:
-        values: dict[str, int] = {}
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, rest = line.partition(":")
-                values[key] = int(rest.split()[0]) * 1024
-        total = values["MemTotal"]
-        return total, values.get("MemAvailable", values.get("MemFree", total))
-    except (OSError, KeyError, ValueError, IndexError):
-        pass
-    if platform.system() == "Darwin":
-        return _darwin_memory()
-    if platform.system() == "Windows":
-        return _windows_memory()
-    return 0, 0
+    """(total, available) system RAM in bytes (psutil, on every OS)."""
+    import psutil
 
-
-def _darwin_memory() -> tuple[int, int]:
-    total = int((_run(["sysctl", "-n", "hw.memsize"]) or "0").strip() or 0)
-    out = _run(["vm_stat"]) or ""
-    page = int(m.group(1)) if (m := re.search(r"page size of (\d+)", out)) else 16384
-    found = re.findall(r"^([^:]+):\s+(\d+)\.?$", out, re.M)
-    pages = {k.strip(): int(v) for k, v in found}
-    free = sum(pages.get(k, 0) for k in ("Pages free", "Pages inactive", "Pages purgeable"))
-    return total, free * page if free else total // 2
-
-
-def _windows_memory() -> tuple[int, int]:
-    import ctypes
-
-    class _Status(ctypes.Structure):
-        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong)] + [
-            (name, ctypes.c_ulonglong)
-            for name in ("ullTotalPhys", "ullAvailPhys", "ullTotalPageFile", "ullAvailPageFile",
-                         "ullTotalVirtual", "ullAvailVirtual", "ullAvailExtendedVirtual")
-        ]  # fmt: skip
-
-    status = _Status()
-    status.dwLength = ctypes.sizeof(_Status)
-    if not ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
-        return 0, 0
-    return int(status.ullTotalPhys), int(status.ullAvailPhys)
+    vm = psutil.virtual_memory()
+    return int(vm.total), int(vm.available)
 
 
 # --- GPUs --------------------------------------------------------------------
@@ -224,32 +206,11 @@ def nvidia_gpus() -> list[GPU]:
 
 
 def _nvml_gpus() -> list[GPU]:
-    try:
-        import pynvml  # optional: nvidia-ml-py
-    except ImportError:
-        return []
-    gpus = []
-    try:
-        pynvml.nvmlInit()
-        try:
-            for i in range(pynvml.nvmlDeviceGetCount()):
-                handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-                name = pynvml.nvmlDeviceGetName(handle)
-                name = name.decode() if isinstance(name, bytes) else str(name)
-                mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
-                try:  # bandwidth = 2 (double data rate) x memory clock x bus width
-                    clock = pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_MEM)
-                    width = pynvml.nvmlDeviceGetMemoryBusWidth(handle)
-                    bandwidth = 2 * clock * 1e6 * width / 8 / 1e9
-                except pynvml.NVMLError:
-                    bandwidth = bandwidth_for(name, "nvidia")
-                gpus.append(GPU(name, "nvidia", int(mem.total), int(mem.free), bandwidth, "nvml"))
-        finally:
-            pynvml.nvmlShutdown()
-    except pynvml.NVMLError as exc:
-        logger.info("NVML: %s", exc)
-        return []
-    return gpus
+    from app.core.foundation.nvml import nvidia_devices
+
+    return [GPU(d.name, "nvidia", d.memory_total, d.memory_free,
+                d.bandwidth_gbs or bandwidth_for(d.name, "nvidia"), "nvml")
+            for d in nvidia_devices()]  # fmt: skip
 
 
 def parse_nvidia_smi(out: str) -> list[GPU]:
@@ -331,24 +292,54 @@ def cpu_bandwidth(cpu: str, gpus: list[GPU]) -> float:
     return unified.bandwidth_gbs if unified else DEFAULT_CPU_BANDWIDTH_GBS
 
 
+def other_gpus(vulkan: list[VulkanDevice], llama: list[LlamaDevice]) -> list[GPU]:
+    """GPUs no vendor tool reported (Intel, or any GPU on a machine without them): the GPUs
+    this llama.cpp build runs layers on, else the Vulkan loader's real GPUs (so the probe
+    can say a GPU build would use them). Integrated and software (CPU-type) devices share
+    the system's RAM."""
+    by_name = {d.name: d for d in vulkan}
+    gpus = []
+    for dev in llama:
+        if dev.type not in ("gpu", "igpu"):
+            continue
+        match = next((v for name, v in by_name.items() if dev.description.startswith(name[:20])),
+                     None)  # fmt: skip
+        vendor = match.vendor if match else "gpu"
+        unified = dev.type == "igpu" or (match is not None and match.type in ("cpu", "integrated"))
+        gpus.append(GPU(dev.description, vendor, dev.memory_total, dev.memory_free,
+                        bandwidth_for(dev.description, vendor), "llama.cpp", unified))  # fmt: skip
+    if gpus:
+        return gpus
+    return [GPU(v.name, v.vendor, v.memory_total, v.memory_free, bandwidth_for(v.name, v.vendor),
+                "vulkan", v.type == "integrated")
+            for v in vulkan if v.type in ("discrete", "integrated")]  # fmt: skip
+
+
 def probe() -> Hardware:
     """Everything at once (hundreds of ms when nvidia-smi runs: call it off the GUI thread)."""
     total, available = memory()
     gpus = nvidia_gpus() + amd_gpus() + apple_gpus(total, available)
     backend, offload = llama_backend()
+    vulkan = vulkan_devices()
+    devices = llama_devices()
+    if not gpus:
+        gpus = other_gpus(vulkan, devices)
     notes = []
-    if gpus and not offload:
+    if "Vulkan" in backend and not offload:
+        notes.append("This build runs llama.cpp on Vulkan, and no Vulkan GPU was found: "
+                     "models run on the CPU.")  # fmt: skip
+    elif gpus and not offload:
         notes.append(
             "This build of llama.cpp has no GPU backend, so models run on the CPU. "
-            "Rebuild it for your GPU (make setup GPU=cuda|rocm|vulkan|metal) to use the GPU."
+            "Use Parley's Vulkan build (the Linux package, or make run GPU=vulkan), or "
+            "rebuild for your GPU (make run GPU=cuda|rocm|metal)."
         )
     cpu = cpu_name()
-    logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return Hardware(
         os=f"{platform.system()} {platform.release()}",
         cpu=cpu,
         physical_cores=physical_cores(),
-        logical_cores=logical or 1,
+        logical_cores=logical_cores(),
         ram_total=total,
         ram_available=available,
         cpu_bandwidth_gbs=cpu_bandwidth(cpu, gpus),
@@ -356,6 +347,8 @@ def probe() -> Hardware:
         backend=backend,
         gpu_offload=offload,
         notes=tuple(notes),
+        vulkan_devices=tuple(vulkan),
+        llama_devices=tuple(devices),
     )
 
 
@@ -375,6 +368,12 @@ def summary_lines(hw: Hardware) -> list[str]:
             f"GPU:      {g.name}: {g.vram_total / 2**30:.1f} GiB {kind}, "
             f"{g.vram_free / 2**30:.1f} GiB free, ~{g.bandwidth_gbs:.0f} GB/s (via {g.source})"
         )
+    for v in hw.vulkan_devices:
+        lines.append(f"Vulkan:   {v.name} ({v.type}, {v.vendor}): "
+                     f"{v.memory_total / 2**30:.1f} GiB, {v.memory_free / 2**30:.1f} GiB free, "
+                     f"Vulkan {v.api_version}")  # fmt: skip
+    on = [f"{d.name} ({d.description})" for d in hw.llama_devices if d.type != "cpu"]
+    lines.append(f"llama.cpp devices: {', '.join(on) or 'CPU only'}")
     lines.append(f"Speed estimates assume ~{hw.cpu_bandwidth_gbs:.0f} GB/s of RAM bandwidth.")
     lines.extend(f"Note:     {n}" for n in hw.notes)
     return lines

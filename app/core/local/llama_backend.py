@@ -29,6 +29,8 @@ from app.core.chat.backend import (
 )
 from app.core.chat.context_fit import fit_messages
 from app.core.foundation.errors import ModelError, ParleyError, UnknownTargetError
+from app.core.local.kv_stash import DEFAULT_CAPACITY, KVStash
+from app.core.local.model_controls import ModelControlsStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Sequence
@@ -36,45 +38,46 @@ if TYPE_CHECKING:
     import llama_cpp
 
     from app.core.local.catalog import InstalledModel, ModelCatalog
+    from app.core.local.load_guard import LoadOptions, LoadPlan
+    from app.core.local.model_controls import ModelControls
     from app.core.local.prompt_tokens import PromptTokenizer
 
 logger = logging.getLogger(__name__)
 
 TOP_K = 40
 MIN_P = 0.05
-N_BATCH = 512
-
-
-@dataclass(frozen=True, slots=True)
-class LoadOptions:
-    n_ctx: int
-    n_gpu_layers: int
-    n_threads: int
-    flash_attn: bool
 
 
 @dataclass
 class _Loaded:
     path: str
-    options: LoadOptions
+    controls: ModelControls  # as the user set them
+    options: LoadOptions  # what llama.cpp got
     llm: llama_cpp.Llama
     prompt: PromptTokenizer
     load_s: float
+    stash: KVStash  # KV snapshots of conversations another one pushed out
     name: str = ""
 
 
-def default_load_options(n_ctx: int) -> LoadOptions:
-    # Imported here: the hardware probe is only needed once a model loads.
-    from app.core.local.hardware import gpu_offload_supported, physical_cores
+def open_llama(path: str, options: LoadOptions, verbose: bool = False) -> llama_cpp.Llama:
+    """`llama_cpp.Llama` for the GGUF at `path` with `options` (the one place Parley builds
+    one, so the fit bench measures exactly what chat loads). Raises what llama.cpp raises:
+    ValueError, RuntimeError or OSError."""
+    import llama_cpp
 
-    gpu = gpu_offload_supported()
-    return LoadOptions(
-        n_ctx=n_ctx,
-        # -1 offloads every layer; the Models issue's fit estimate refines this.
-        n_gpu_layers=-1 if gpu else 0,
-        n_threads=physical_cores(),
-        # Flash attention cuts KV memory traffic on GPUs; on CPU it is slower here.
-        flash_attn=gpu,
+    return llama_cpp.Llama(
+        model_path=path,
+        n_ctx=options.n_ctx,
+        n_batch=options.n_batch,
+        n_ubatch=options.n_batch,
+        n_gpu_layers=options.n_gpu_layers,
+        n_threads=options.n_threads,
+        n_threads_batch=options.n_threads,
+        flash_attn=options.flash_attn,
+        type_k=options.kv_cache.ggml_type,
+        type_v=options.kv_cache.ggml_type,
+        verbose=verbose,
     )
 
 
@@ -85,10 +88,14 @@ class LocalBackend:
     def __init__(
         self,
         catalog: ModelCatalog,
-        load_options: Callable[[int], LoadOptions] = default_load_options,
+        plan: Callable[[InstalledModel, ModelControls], LoadPlan] | None = None,
     ) -> None:
         self.catalog = catalog
-        self.load_options = load_options
+        # Each model's controls (context, GPU layers, threads, KV cache, flash attention,
+        # batch), saved beside the catalog's other settings.
+        self.controls = ModelControlsStore(catalog.settings)
+        self._plan = plan
+        self.runtime_note: str | None = None  # e.g. a GPU build that found no GPU
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
         self.loads = 0  # how many times a model was loaded (benches check reuse)
@@ -104,15 +111,12 @@ class LocalBackend:
         with self._lock:
             self._unload_locked()
 
-    def preload(self, model: str, n_ctx: int = 4096) -> float:
-        """Load `model` now (the old one is unloaded) so the first message starts at once.
-
-        Returns the load time in seconds; raises `ModelError` when llama.cpp refuses it.
-        """
+    def preload(self, model: str) -> float:
+        """Load `model` with its controls now (the old one is unloaded) so the first message
+        starts at once. Returns the load time in seconds; raises `ModelError` when the model
+        cannot fit or llama.cpp refuses it."""
         with self._lock:
-            resolved = self.catalog.resolve(model)
-            n_ctx = min(n_ctx, resolved.context_length or n_ctx)
-            return self._ensure_loaded(resolved, n_ctx).load_s
+            return self._ensure_loaded(self.catalog.resolve(model)).load_s
 
     @property
     def loaded_path(self) -> str | None:
@@ -146,11 +150,15 @@ class LocalBackend:
         return len(self._tokenize(loaded, messages))
 
     def context_length(self, model: str, requested: int) -> int:
+        """A local model's context is one of its controls (issue 18), not the
+        conversation's `requested` one, which is the answer when `model` is unknown."""
+        from app.core.local.load_guard import effective_context
+
         try:
             resolved = self.catalog.resolve(model)
         except (ModelError, UnknownTargetError):
             return requested
-        return min(requested, resolved.context_length or requested)
+        return effective_context(resolved, self.controls.get(resolved.name))
 
     def accepts_images(self, model: str) -> bool:
         from app.core.local.vision import projector_for
@@ -159,6 +167,11 @@ class LocalBackend:
             return projector_for(self.catalog.resolve(model).path) is not None
         except (ModelError, UnknownTargetError):
             return False
+
+    @property
+    def loaded_options(self) -> LoadOptions | None:
+        """What the loaded model runs with (after automatic GPU layers, threads, flash)."""
+        return self._loaded.options if self._loaded else None
 
     def loaded_n_ctx(self, model: str) -> int | None:
         """The context length `model` is loaded with, or None when another (or none) is."""
@@ -178,13 +191,15 @@ class LocalBackend:
         with self._lock:
             model = self.catalog.resolve(request.model)
             sampling = request.sampling
-            n_ctx = min(sampling.context_length, model.context_length or sampling.context_length)
+            # A local model's context is one of its controls (Models tab, conversation
+            # settings, `parley models use --ctx`); the conversation's own applies to clouds.
             try:
-                loaded = self._ensure_loaded(model, n_ctx, cancel)
+                loaded = self._ensure_loaded(model, cancel)
             except ModelError:
                 if not cancel.is_set():
                     raise
                 return self._stopped_loading(model.name, started)
+            n_ctx = loaded.options.n_ctx
             llm = loaded.llm
             if any(m.images for m in request.messages):
                 from app.core.local.vision import stream_with_images
@@ -199,6 +214,8 @@ class LocalBackend:
             fitted = fit_messages(request.messages, count, n_ctx, sampling.max_tokens)
             tokens = self._tokenize(loaded, fitted.messages)
             budget = min(sampling.max_tokens, n_ctx - len(tokens))
+            # Coming back from another conversation: its KV cells, not a re-read.
+            loaded.stash.prepare(llm, tokens)
             text, outcome, completion, ttft = yield from self._generate(
                 llm, tokens, sampling, budget, cancel, started
             )
@@ -298,16 +315,12 @@ class LocalBackend:
     def _tokenize(self, loaded: _Loaded, messages: Sequence[ChatMessage]) -> list[int]:
         return loaded.prompt.tokens(messages)
 
-    def _ensure_loaded(
-        self, model: InstalledModel, n_ctx: int, cancel: Event | None = None
-    ) -> _Loaded:
-        options = self.load_options(n_ctx)
+    def _ensure_loaded(self, model: InstalledModel, cancel: Event | None = None) -> _Loaded:
+        controls = self.controls.get(model.name)
         current = self._loaded
-        if current and current.path == str(model.path) and current.options == options:
+        if current and current.path == str(model.path) and current.controls == controls:
             return current
         self._unload_locked()
-        import llama_cpp
-
         from app.core.local.catalog import header_for
         from app.core.local.chat_template import check_chat_template
 
@@ -315,24 +328,17 @@ class LocalBackend:
         if template := header_for(model.path).chat_template:
             check_chat_template(template, model.name)
         # Refuse a model that can't fit; offload only the layers the GPU holds.
-        from app.core.local.load_guard import gpu_layers_for
+        from app.core.local.load_guard import plan_load
 
-        gpu_layers = gpu_layers_for(model, options.n_ctx, options.n_gpu_layers)
+        options = (self._plan or plan_load)(model, controls).options
         t0 = time.monotonic()
         progress = _load_progress(model.name, self.on_load_progress, cancel)
         try:
             with _progress_callback(progress):
-                llm = llama_cpp.Llama(
-                    model_path=str(model.path),
-                    n_ctx=options.n_ctx,
-                    n_batch=N_BATCH,
-                    n_gpu_layers=gpu_layers,
-                    n_threads=options.n_threads,
-                    n_threads_batch=options.n_threads,
-                    flash_attn=options.flash_attn,
-                    verbose=False,
-                )
+                llm = open_llama(str(model.path), options)
             # The callback dies with this frame: leave no dangling pointer in the params.
+            import llama_cpp
+
             llm.model_params.progress_callback = llama_cpp.llama_progress_callback()
         except (ValueError, RuntimeError, OSError) as exc:
             if cancel is not None and cancel.is_set():
@@ -344,15 +350,27 @@ class LocalBackend:
                 "architecture this build of llama.cpp does not support. Try another model.",
             ) from exc
         self.loads += 1
+        self._note_cpu_fallback()
+        from app.core.local.hardware import memory
         from app.core.local.prompt_tokens import PromptTokenizer
 
+        stash = KVStash(min(DEFAULT_CAPACITY, memory()[1] // 8))
         loaded = _Loaded(
-            str(model.path), options, llm, PromptTokenizer(llm, model.name),
-            time.monotonic() - t0, model.name,
+            str(model.path), controls, options, llm, PromptTokenizer(llm, model.name),
+            time.monotonic() - t0, stash, model.name,
         )  # fmt: skip
         self._loaded = loaded
         logger.info("loaded %s with %s in %.2fs", model.name, options, loaded.load_s)
         return loaded
+
+    def _note_cpu_fallback(self) -> None:
+        """A GPU build (Vulkan in the Linux package) with no GPU runs on the CPU: say so once."""
+        from app.core.local.hardware import cached_probe
+
+        hw = cached_probe()
+        if hw.backend != "CPU" and not hw.gpu_offload and hw.notes and not self.runtime_note:
+            self.runtime_note = hw.notes[0]
+            logger.warning("%s", self.runtime_note)
 
     def _unload_locked(self) -> None:
         if self._loaded is not None:

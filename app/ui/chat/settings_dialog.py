@@ -1,4 +1,5 @@
-"""Per-conversation settings: project, system prompt and sampling.
+"""Per-conversation settings: project, system prompt and sampling, and for a local model its
+load controls (saved per model: they apply to every conversation with it).
 
 Bad values are reported in the dialog, which stays open with everything the
 user typed; nothing is saved until all values are valid.
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGroupBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -23,10 +25,15 @@ from PySide6.QtWidgets import (
 
 from app.core.chat.backend import Sampling
 from app.core.foundation.errors import ParleyError
+from app.ui.models.controls_form import ModelControlsForm
 from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:
     from app.core.chat.conversations import Conversation, ConversationStore
+    from app.core.local.catalog import InstalledModel
+    from app.core.local.fit import ModelShape
+    from app.core.local.hardware import Hardware
+    from app.core.local.model_controls import ModelControlsStore
 
 
 def _number(text: str, name: str, kind: type[float] | type[int]) -> float:
@@ -50,6 +57,8 @@ class ConversationSettingsDialog(QDialog):
         conversation: Conversation,
         model_defaults: Sampling,
         parent: QWidget | None = None,
+        local_model: InstalledModel | None = None,
+        model_controls: ModelControlsStore | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Conversation settings")
@@ -81,6 +90,18 @@ class ConversationSettingsDialog(QDialog):
         form.addRow("Top-p", self.top_p)
         form.addRow("Max tokens", self.max_tokens)
         form.addRow("Context length", self.context_length)
+        self.local_model = local_model
+        self.model_controls = model_controls
+        self.model_form: ModelControlsForm | None = None
+        self.model_box: QGroupBox | None = None
+        if local_model is not None and model_controls is not None:
+            # A local model's context is one of its controls; the conversation's own
+            # context length applies to cloud models only.
+            form.setRowVisible(self.context_length, False)
+            self.model_box = QGroupBox(f"Local model: {local_model.name} (all its conversations)")
+            self.model_form = ModelControlsForm(self.model_box)
+            self.model_form.show_model(local_model, model_controls.get(local_model.name))
+            QVBoxLayout(self.model_box).addWidget(self.model_form)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -92,9 +113,19 @@ class ConversationSettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        if self.model_box is not None:
+            layout.addWidget(self.model_box)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(460, 360)
+        self.resize(520, 640 if self.model_box is not None else 360)
+
+    def show_local_model(self, shape: ModelShape | None, hw: Hardware | None) -> None:
+        """The local model's shape and this machine, once a worker has read them."""
+        if self.model_form is None:
+            return
+        if hw is not None:
+            self.model_form.hardware = hw
+        self.model_form.set_shape(shape)
 
     def sampling(self) -> Sampling:
         """The sampling the fields describe; raises `ParleyError` for bad values."""
@@ -111,9 +142,14 @@ class ConversationSettingsDialog(QDialog):
     def accept(self) -> None:
         try:
             sampling = self.sampling()
+            controls = None
+            if self.model_form is not None and self.model_form.model is not None:
+                controls = self.model_form.controls()
             self.store.set_project(self.conversation_id, self.project.project())
             self.store.set_system_prompt(self.conversation_id, self.system_prompt.toPlainText())
             self.store.set_sampling(self.conversation_id, sampling)
+            if controls is not None and self.model_controls and self.local_model:
+                self.model_controls.set(self.local_model.name, controls)
         except ParleyError as exc:
             self.error.setText(str(exc))
             self.error.show()

@@ -36,7 +36,7 @@ from app.core.chat.backend import Outcome
 from app.core.chat.conversations import Conversation, Message
 from app.core.chat.projects import ProjectStore
 from app.core.chat.sampling_defaults import default_sampling
-from app.core.chat.targets import Target
+from app.core.chat.targets import LOCAL, Target
 from app.core.foundation.errors import ParleyError
 from app.ui.chat.composer import Composer
 from app.ui.chat.context_meter import ContextMeter
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from app.core.chat.attachments import Attachment
     from app.core.chat.service import TurnResult
     from app.core.context import AppContext
+    from app.core.local.catalog import InstalledModel
     from app.ui.chat.settings_dialog import ConversationSettingsDialog
     from app.ui.compare import CompareView
     from app.workers import WorkerPool
@@ -68,6 +69,14 @@ logger = logging.getLogger(__name__)
 
 NO_MODEL = "No model is installed yet. Add one in the Models tab, then send again."
 OPEN_MESSAGES = 80  # read when a conversation opens; older ones as the user asks
+
+
+def _local_model_facts(model: InstalledModel, cancel: Any, progress: Any) -> tuple[Any, Any]:
+    """(shape, hardware) for the settings dialog's fit verdict; reads files: a worker's job."""
+    from app.core.local.hardware import cached_probe
+    from app.ui.models.controls_form import model_shape
+
+    return model_shape(model), cached_probe()
 
 
 class BudgetWarnings(QObject):
@@ -527,13 +536,29 @@ class ChatTab(QWidget):
         target = conversation_target(conv, self.ctx.default_target())
         from app.ui.chat.settings_dialog import ConversationSettingsDialog
 
+        local = None
+        if target is not None and target.backend == LOCAL:
+            try:
+                local = self.ctx.catalog.resolve(target.model)
+            except ParleyError:
+                local = None  # a model since deleted: the dialog shows sampling only
         dialog = ConversationSettingsDialog(
-            self.ctx.store, conv, default_sampling(target.model if target else ""), self
-        )
+            self.ctx.store, conv, default_sampling(target.model if target else ""), self,
+            local_model=local, model_controls=self.ctx.model_controls,
+        )  # fmt: skip
         dialog.saved.connect(self._on_settings_saved)
         dialog.finished.connect(self._on_settings_closed)
         self.settings_dialog = dialog
+        if local is not None:
+            # The fit verdict needs the GGUF header and the hardware: read off this thread.
+            job = FunctionJob(functools.partial(_local_model_facts, local))
+            job.finished.connect(self._on_local_model_facts)
+            self.pool.submit(job, "io")
         dialog.open()
+
+    def _on_local_model_facts(self, job_id: int, facts: tuple[Any, Any]) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.show_local_model(*facts)
 
     # turns ---------------------------------------------------------------------
     def send(self, text: str) -> None:

@@ -1,4 +1,5 @@
-"""Installed models: set active (loaded off the GUI thread), delete, import, use in place."""
+"""Installed models: set active (loaded off the GUI thread), delete, import, use in place,
+and each model's load controls with its fit verdict."""
 
 from __future__ import annotations
 
@@ -10,20 +11,25 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.foundation.errors import ParleyError
+from app.core.local.model_controls import ModelControls
 from app.core.local.model_import import FoundModel, delete_model, find_existing, import_model
 from app.ui.locale_format import number
 from app.ui.models import format as fmt
+from app.ui.models.controls_form import ModelControlsForm, model_shape
 from app.ui.safe_text import plain_label
 from app.workers import FunctionJob
 
@@ -34,6 +40,8 @@ if TYPE_CHECKING:
 
     from app.core.context import AppContext
     from app.core.local.catalog import InstalledModel
+    from app.core.local.fit import ModelShape
+    from app.core.local.hardware import Hardware
     from app.workers import WorkerPool
 
 COLUMNS = ("Name", "Size", "Quantization", "Architecture", "Context", "Path")
@@ -60,6 +68,10 @@ def _find(models_dir: Path, cancel: threading.Event, progress: Any) -> list[Foun
     return find_existing(models_dir)
 
 
+def _shape(model: InstalledModel, cancel: threading.Event, progress: Any) -> Any:
+    return model, model_shape(model)
+
+
 def _table(columns: tuple[str, ...], parent: QWidget) -> QTableWidget:
     table = QTableWidget(0, len(columns), parent)
     table.setHorizontalHeaderLabels(columns)
@@ -77,11 +89,15 @@ class InstalledPanel(QWidget):
     models_changed(): a model was installed, removed or made active
     action_finished(str): an activate/delete/import job ended, with its message
     found_loaded(int): GGUFs found elsewhere were listed (their count)
+    controls_shown(str): a model's load controls are in the form (its name)
+    controls_saved(str): a model's load controls were saved (its name)
     """
 
     models_changed = Signal()
     action_finished = Signal(str)
     found_loaded = Signal(int)
+    controls_shown = Signal(str)
+    controls_saved = Signal(str)
 
     def __init__(self, ctx: AppContext, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,6 +121,23 @@ class InstalledPanel(QWidget):
         self.use_button.clicked.connect(self._on_use_in_place_clicked)
         self.status = plain_label(QLabel(""))
         self.status.setWordWrap(True)
+        self.controls_box = QGroupBox("Load settings", self)
+        # Its natural height: the tables above and below take what is left.
+        self.controls_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.controls_form = ModelControlsForm(self.controls_box)
+        self.save_controls_button = QPushButton("Save settings")
+        self.default_controls_button = QPushButton("Defaults")
+        self.save_controls_button.clicked.connect(self.save_controls)
+        self.default_controls_button.clicked.connect(self._on_default_controls_clicked)
+        self.controls_form.changed.connect(self._on_controls_edited)
+        controls_buttons = QHBoxLayout()
+        controls_buttons.addStretch(1)
+        controls_buttons.addWidget(self.default_controls_button)
+        controls_buttons.addWidget(self.save_controls_button)
+        box_layout = QVBoxLayout(self.controls_box)
+        box_layout.addWidget(self.controls_form)
+        box_layout.addLayout(controls_buttons)
+        self.table.itemSelectionChanged.connect(self._on_selection_changed)
         buttons = QHBoxLayout()
         for b in (self.activate_button, self.delete_button):
             buttons.addWidget(b)
@@ -115,6 +148,7 @@ class InstalledPanel(QWidget):
         layout.addWidget(self.empty, 2)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
+        layout.addWidget(self.controls_box)
         layout.addWidget(QLabel("<b>Already on this computer</b> (Hugging Face cache, LM Studio)"))
         layout.addWidget(self.found_table, 1)
         layout.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignRight)
@@ -133,10 +167,32 @@ class InstalledPanel(QWidget):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.setVisible(bool(self.models))
         self.empty.setVisible(not self.models)
+        self.controls_box.setVisible(bool(self.models))
+        if self.models and not self.table.selectionModel().selectedRows():
+            row = self.models.index(active) if active in self.models else 0
+            self.table.selectRow(row)
+        self._on_selection_changed()
 
     def selected(self) -> InstalledModel | None:
         rows = self.table.selectionModel().selectedRows()
         return self.models[rows[0].row()] if rows else None
+
+    def set_hardware(self, hw: Hardware) -> None:
+        self.controls_form.set_hardware(hw)
+
+    def save_controls(self) -> None:
+        """Save the form as the selected model's controls (they apply at its next load)."""
+        model = self.controls_form.model
+        if model is None:
+            return
+        try:
+            self.ctx.model_controls.set(model.name, self.controls_form.controls())
+        except ParleyError as exc:
+            self.status.setText(str(exc))
+            return
+        self.status.setText(f"Saved {model.name}'s settings; they apply when it next loads.")
+        self.save_controls_button.setEnabled(False)
+        self.controls_saved.emit(model.name)
 
     # actions -------------------------------------------------------------
     def activate(self, name: str) -> None:
@@ -168,6 +224,34 @@ class InstalledPanel(QWidget):
         self.pool.submit(job, lane)
 
     # slots ------------------------------------------------------------------
+    def _on_selection_changed(self) -> None:
+        model = self.selected()
+        if model is None or model == self.controls_form.model:
+            return
+        self.controls_box.setTitle(f"Load settings for {model.name}")
+        self.controls_form.show_model(model, self.ctx.model_controls.get(model.name))
+        self.save_controls_button.setEnabled(False)
+        job = FunctionJob(functools.partial(_shape, model))  # reads the GGUF header
+        job.finished.connect(self._on_shape)
+        job.failed.connect(self._on_failed)
+        self.pool.submit(job, "io")
+
+    def _on_shape(self, job_id: int, result: tuple[InstalledModel, ModelShape | None]) -> None:
+        model, shape = result
+        if model != self.controls_form.model:
+            return  # the user moved on
+        self.controls_form.set_shape(shape)
+        self.controls_shown.emit(model.name)
+
+    def _on_controls_edited(self) -> None:
+        self.save_controls_button.setEnabled(True)
+
+    def _on_default_controls_clicked(self) -> None:
+        model = self.controls_form.model
+        if model is not None:
+            self.controls_form.set_controls(ModelControls())
+            self.save_controls_button.setEnabled(True)
+
     def _on_activate_clicked(self) -> None:
         if m := self.selected():
             self.activate(m.name)

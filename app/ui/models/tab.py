@@ -63,6 +63,7 @@ class ModelsTab(QWidget):
         self.search.download_requested.connect(self._on_download_requested)
         self.downloads.download_finished.connect(self._on_download_finished)
         self.installed.models_changed.connect(self._on_models_changed)
+        self.hardware.probed.connect(self.installed.set_hardware)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
