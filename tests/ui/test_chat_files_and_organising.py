@@ -13,6 +13,8 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from app.core.chat.backend import Sampling
+from app.core.local.catalog import STARTER_NAME
+from app.core.local.model_controls import ModelControls
 from tests.helpers.files import write_png
 
 if TYPE_CHECKING:
@@ -110,7 +112,9 @@ def test_the_meter_turns_amber_when_older_turns_will_be_left_out(
     qtbot: QtBot, tab: ChatTab
 ) -> None:
     cid = new_conversation(tab)
-    tab.ctx.store.set_sampling(cid, Sampling(max_tokens=16, context_length=256))
+    tab.ctx.store.set_sampling(cid, Sampling(max_tokens=16))
+    # A local model's context is one of its controls (issue 18), not the conversation's.
+    tab.ctx.model_controls.set(STARTER_NAME, ModelControls(context_length=256))
     tab.choose_target(tab._default_target_text())
     tab.composer.set_text("word " * 400)
     qtbot.waitUntil(lambda: tab.composer.meter_label.property("level") == "full",
