@@ -34,12 +34,14 @@ POLL_S = 0.05  # how often the watcher looks whether the stream has ended on its
 def closed_on_cancel(cancel: threading.Event, response: httpx.Response) -> Iterator[None]:
     """While the block runs, setting `cancel` ends `response` within ~POLL_S."""
     done = threading.Event()
+    lock = threading.Lock()  # `abort` and the block's end never interleave
 
     def watch() -> None:
         while not done.is_set():
             if cancel.wait(POLL_S):
-                if not done.is_set():
-                    abort(response)
+                with lock:
+                    if not done.is_set():
+                        abort(response)
                 return
 
     watcher = threading.Thread(target=watch, name="stream-cancel", daemon=True)
@@ -47,8 +49,10 @@ def closed_on_cancel(cancel: threading.Event, response: httpx.Response) -> Itera
     try:
         yield
     finally:
-        done.set()
-        watcher.join()
+        # No join: it would wait out the watcher's poll (up to POLL_S) at the end of
+        # every answer. Once `done` is set under the lock, the watcher can't abort.
+        with lock:
+            done.set()
 
 
 def abort(response: httpx.Response) -> None:

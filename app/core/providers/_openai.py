@@ -51,11 +51,20 @@ from app.core.providers._errors import (
     ProviderError,
     StreamTimeoutError,
 )
-from app.core.providers._limits import read_limited, sse_lines
-from app.core.providers._sse import DONE, SSEDecoder, parse_chunk, parse_completion
+from app.core.providers._limits import read_limited, sse_events
+from app.core.providers._sse import (
+    DONE,
+    SSEDecoder,
+    choices_text,
+    cost_of,
+    load_event,
+    parse_chunk,
+    parse_completion,
+    usage_of,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
+    from collections.abc import Callable, Generator
     from threading import Event
 
     import httpx
@@ -249,32 +258,40 @@ class OpenAICompatBackend:
         if _is_json(resp):
             return (yield from self._whole_answer(resp, request, cancel, started, attempt, key))
         stall_s = self.timeout().read or 60.0
-        lines: Iterator[str] = sse_lines(resp.iter_bytes(), cancel, who, stall_s)
+        batches = sse_events(resp.iter_bytes(), decoder, cancel, who, stall_s)
+        is_set = cancel.is_set
+        # The per-chunk loop: one event is a JSON load and a few lookups, no objects built.
         try:
-            for line in lines:
-                data = decoder.feed(line)
-                if data is None:
+            for events in batches:
+                for data in events:
+                    if data == DONE:
+                        finished = True
+                        break
+                    obj = load_event(data, who)
+                    text, finish = choices_text(obj)
+                    if (raw_usage := obj.get("usage")) is not None:
+                        usage = usage_of(raw_usage) or usage
+                        if (reported := cost_of(raw_usage)) is not None:
+                            cost = reported
+                    if (name := obj.get("model")) and isinstance(name, str):
+                        model = name
+                    if not request_id and (cid := obj.get("id")) and isinstance(cid, str):
+                        request_id = cid
+                    if finish:
+                        finished = True
+                    if text:
+                        if ttft is None:
+                            ttft = time.monotonic() - started
+                        parts.append(text)
+                        yield text
+                    if is_set():
+                        outcome = Outcome.STOPPED
+                        break
+                else:
                     continue
-                if data == DONE:
-                    finished = True
-                    break
-                chunk = parse_chunk(data, who)
-                usage = chunk.usage or usage
-                cost = cost if chunk.cost is None else chunk.cost
-                model = chunk.model or model
-                request_id = request_id or chunk.chunk_id
-                if chunk.finish_reason:
-                    finished = True
-                if chunk.text:
-                    if ttft is None:
-                        ttft = time.monotonic() - started
-                    parts.append(chunk.text)
-                    yield chunk.text
-                if cancel.is_set():
-                    outcome = Outcome.STOPPED
-                    break
+                break  # [DONE] or Stop
             else:
-                if cancel.is_set():  # Stop came between two chunks of one line
+                if is_set():  # Stop came between two chunks of one line
                     outcome = Outcome.STOPPED
                 elif (data := decoder.flush()) is not None and data != DONE:
                     chunk = parse_chunk(data, who)
@@ -282,7 +299,7 @@ class OpenAICompatBackend:
                     cost = cost if chunk.cost is None else chunk.cost
                     finished = finished or chunk.finish_reason is not None
         except httpx.HTTPError as exc:
-            if not cancel.is_set():
+            if not is_set():
                 raise self._transport_error(exc, key, mid_answer=bool(parts)) from exc
             outcome = Outcome.STOPPED  # Stop shut the socket down under the read
         if outcome is Outcome.DONE and not finished:
