@@ -24,15 +24,17 @@ that answer, with its usage.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from app.core.chat.backend import ChatMessage, GenerationRequest, GenerationResult, Outcome
 from app.core.chat.vision import model_accepts_images
 from app.core.foundation.http import shared_client
-from app.core.providers._cancel import closed_on_cancel
+from app.core.providers._cancel import Watch, closed_on_cancel
 from app.core.providers._common import (
     Guard,
     RetryPolicy,
@@ -64,7 +66,7 @@ from app.core.providers._sse import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable, Generator, Iterator
     from threading import Event
 
     import httpx
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 MAX_MODEL_LIST = 32 << 20  # bytes; the longest real list (OpenRouter's) is about 1 MB
 MAX_WHOLE_ANSWER = 8 << 20  # bytes of a non-streamed answer; max_tokens of text is far less
+SETTLE_S = 0.1  # how long the body's end may take to come after [DONE]
+SETTLE_READS = 4  # network reads after [DONE] before giving the connection up
 
 
 def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> dict[str, Any]:
@@ -216,9 +220,9 @@ class OpenAICompatBackend:
                 ) as resp:
                     if resp.status_code == 200:
                         try:
-                            with closed_on_cancel(cancel, resp):
+                            with closed_on_cancel(cancel, resp) as watch:
                                 return (yield from self._consume(resp, request, cancel, started,
-                                                                 attempt, key))  # fmt: skip
+                                                                 attempt, key, watch))  # fmt: skip
                         except ProviderError as exc:  # an error event may quote the key
                             raise scrubbed(exc, key) from exc
                     body_text = read_limited(resp)  # an error body can be any size
@@ -243,6 +247,7 @@ class OpenAICompatBackend:
         started: float,
         attempt: int,
         key: str | None,
+        watch: Watch,
     ) -> Generator[str, None, GenerationResult]:
         import httpx
         who = self.config.display_name
@@ -266,6 +271,7 @@ class OpenAICompatBackend:
                 for data in events:
                     if data == DONE:
                         finished = True
+                        _settle(batches, watch)
                         break
                     obj = load_event(data, who)
                     text, finish = choices_text(obj)
@@ -406,6 +412,23 @@ class OpenAICompatBackend:
                     f"The connection to {who} failed before any answer arrived ({why}).",
                     "Check your connection and try again.",
                 )
+
+
+def _settle(batches: Iterator[list[str]], watch: Watch) -> None:
+    """After [DONE]: read on to the body's end, so the connection goes back to the pool
+    for the next message (a new one costs a TCP and TLS handshake: round trips before
+    the next answer starts). The end nearly always came with [DONE]; a server that keeps
+    the body open is cut off after SETTLE_S or SETTLE_READS reads, as before."""
+    import httpx
+
+    watch.end_by(SETTLE_S)
+    try:
+        for _ in itertools.islice(batches, SETTLE_READS):
+            pass  # anything after [DONE] means nothing
+    except (httpx.HTTPError, ProviderError):
+        pass  # the answer is whole; only the connection is lost
+    finally:
+        watch.deadline = math.inf
 
 
 def _is_json(resp: httpx.Response) -> bool:
