@@ -18,7 +18,7 @@ first request (module imports, once per process) is spent before the per-chunk C
 window opens; each concurrent client makes one warm-up request before the common
 start, because the `openai` package's first call in a fresh process builds its models
 (on 2 cores, 8 of those at once made even 8 clients straight to the upstream take
-1.24 × one); and the paced upstream keeps a fixed schedule (bench/_canned.py), as a
+1.24 times one); and the paced upstream keeps a fixed schedule (bench/_canned.py), as a
 remote provider does, rather than letting this machine's scheduling delays add up.
 `concurrent_8_ratio_direct` is the same figure straight to the upstream, for reference.
 """

@@ -299,8 +299,8 @@ class OpenAICompatBackend:
             else:
                 if is_set():  # Stop came between two chunks of one line
                     outcome = Outcome.STOPPED
-                elif (data := decoder.flush()) is not None and data != DONE:
-                    chunk = parse_chunk(data, who)
+                elif (tail := decoder.flush()) is not None and tail != DONE:
+                    chunk = parse_chunk(tail, who)
                     usage = chunk.usage or usage
                     cost = cost if chunk.cost is None else chunk.cost
                     finished = finished or chunk.finish_reason is not None

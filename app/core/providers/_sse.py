@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from app.core.providers._errors import MalformedStreamError, StreamErrorEvent
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 DONE = "[DONE]"
 # The C scanner json.loads runs, called directly: a chunk is parsed once per token, and
 # json.loads' own whitespace checks cost as much as the parse. Anything it can't take
 # whole goes to json.loads, so what is accepted and what raises stays json.loads' rule.
-_scan = json.JSONDecoder().scan_once
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 class SSEDecoder:
@@ -126,9 +126,9 @@ def choices_text(obj: dict[str, Any]) -> tuple[str, str | None]:
     if len(choices) == 1 and isinstance(choice := choices[0], dict):  # every real stream
         delta = choice.get("delta")
         content = delta.get("content") if isinstance(delta, dict) else None
-        finish = choice.get("finish_reason")
+        reason = choice.get("finish_reason")
         return (content if isinstance(content, str) else "",
-                finish if finish and isinstance(finish, str) else None)  # fmt: skip
+                reason if reason and isinstance(reason, str) else None)  # fmt: skip
     text = ""
     finish: Any = None
     for choice in choices:
