@@ -2,7 +2,8 @@
 
 With `interval_s` = 0 the whole stream is one write, so whatever sits between
 a client and this server is all that costs time; with an interval, chunks come
-at a provider's pace (e.g. 0.02 s = 50 tokens/s) for concurrency measurements.
+at a provider's pace (e.g. 0.02 s = 50 tokens/s) for concurrency measurements,
+on a fixed schedule from the first, as a remote provider's would.
 
 `canned_upstream(chunks)` runs it in a child process (`python bench/_canned.py CHUNKS`
 prints its port), for benches that judge their own process's CPU time: the server's
@@ -111,9 +112,12 @@ class CannedUpstream:
             whole = b"".join(self.events)
             conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(whole), whole))
             return
-        for event in self.events:
+        start = time.monotonic()
+        for i, event in enumerate(self.events, 1):
             conn.sendall(b"%x\r\n%s\r\n" % (len(event), event))
-            time.sleep(self.interval_s)  # a provider's pace, not polling
+            # A provider's pace, on a schedule: its tokens don't come later because the
+            # machine of the clients is busy, so scheduling delays must not add up here.
+            time.sleep(max(0.0, start + i * self.interval_s - time.monotonic()))
         conn.sendall(b"0\r\n\r\n")
 
 

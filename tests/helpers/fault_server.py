@@ -98,6 +98,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0  # the client's end of the connection: same port, same connection
 
 
 class _Server(ThreadingHTTPServer):
@@ -176,6 +177,7 @@ class FaultServer:
                         self.path,
                         {k.title(): v for k, v in self.headers.items()},
                         body,
+                        self.client_address[1],
                     )
                 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -276,6 +277,27 @@ def test_keepalive_comments_and_resolved_model(ctx: AppContext, fault: FaultServ
     assert body["stream"] is True
     assert "stream_options" not in body  # issue 13: Mistral answers 422 to fields it doesn't know
     assert fault.chat_requests()[0].headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_the_next_answer_reuses_the_connection(ctx: AppContext, fs: FaultServer) -> None:
+    # A new connection to a real provider costs TCP and TLS round trips before the next
+    # answer can start: the body is read to its end after [DONE], so the next reuses it.
+    for text in ("One", "Two", "Three"):
+        fs.script(Reply.stream(answer(text)))
+        assert result_of(ctx, "hi", T).text == text
+    assert len({r.client_port for r in fs.chat_requests()}) == 1
+
+
+def test_a_body_left_open_after_done_still_ends_the_answer(
+    ctx: AppContext, fs: FaultServer
+) -> None:
+    fs.script(Reply.stream(answer("Hello"), raw("data: junk\n\n"), HANG),
+              Reply.stream(answer("Again")))  # fmt: skip
+    started = time.monotonic()
+    r = result_of(ctx, "hi", T)
+    assert (r.text, r.outcome, r.error) == ("Hello", Outcome.DONE, None)
+    assert time.monotonic() - started < 2.0  # not the 60 s read timeout
+    assert result_of(ctx, "hi", T).text == "Again"  # on a new connection
 
 
 def test_cancel_before_first_token_stops(ctx: AppContext, fs: FaultServer) -> None:

@@ -19,6 +19,8 @@ def fold(text: str | None) -> str:
     """`text` folded for matching (never for display); None folds to ""."""
     if not text:
         return ""
+    if text.isascii():  # NFKD leaves ASCII as it is, with no marks and no dotless i
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return bare.casefold().translate(_DOTLESS)

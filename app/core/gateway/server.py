@@ -54,6 +54,7 @@ DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 16 * 1024 * 1024
 SWITCH_INTERVAL_S = 0.0005
 BURST_S = 0.001
+FIRST_WAIT_S = 0.02  # longest a generating thread waits for the loop to send the first text
 CLIENT_HEADER = "x-parley-client"
 PROJECT_HEADER = "x-parley-project"
 _END = object()
@@ -78,6 +79,7 @@ class _Pipe:
         self._scheduled = False
         self._event = asyncio.Event()
         self._last_take = 0.0
+        self.started = threading.Event()  # the loop sent the first text (or never will)
 
     def put(self, item: Any) -> None:
         with self._lock:
@@ -86,6 +88,10 @@ class _Pipe:
                 return
             self._scheduled = True
         self._loop.call_soon_threadsafe(self._event.set)
+        if not self.started.is_set() and isinstance(item, str):
+            # Time to first token: a generating thread holds the GIL but for short slices,
+            # so the loop would start the response at half speed; wait while it does.
+            self.started.wait(FIRST_WAIT_S)
 
     def _drain(self) -> list[Any]:
         with self._lock:
@@ -159,12 +165,14 @@ class _SSEResponse:
                 if head:
                     body, head = b"".join(head) + body, []
                 await send({"type": "http.response.body", "body": body, "more_body": not ended})
+                self.pipe.started.set()
                 if ended:
                     return
                 items = await self.pipe.take()
         except OSError:
             self.cancel.set()  # the client is gone
         finally:
+            self.pipe.started.set()
             self.watcher.cancel()
             if not self.cancel.is_set():
                 self.cancel.set()  # stops a generation still running after an error above
@@ -232,8 +240,10 @@ def build_app(gateway: Gateway, tokens: AccessTokens) -> Starlette:
             first = await pipe.take()
             if req.stream and not isinstance(first[0], ApiError):
                 return _SSEResponse(pipe, first, req.model, req.include_usage, cancel, watcher)
+            pipe.started.set()  # nothing goes out before the whole answer
             return await _collect(pipe, first, req.model)
         except asyncio.CancelledError:
+            pipe.started.set()
             cancel.set()
             raise
         finally:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,25 +32,43 @@ logger = logging.getLogger(__name__)
 POLL_S = 0.05  # how often the watcher looks whether the stream has ended on its own
 
 
+class Watch:
+    """The watcher of one response; `end_by` also ends it at a time, Stop or not."""
+
+    __slots__ = ("deadline",)
+
+    def __init__(self) -> None:
+        self.deadline = math.inf  # time.monotonic() seconds
+
+    def end_by(self, seconds: float) -> None:
+        """End the response if it is still being read `seconds` from now (± POLL_S)."""
+        self.deadline = time.monotonic() + seconds
+
+
 @contextlib.contextmanager
-def closed_on_cancel(cancel: threading.Event, response: httpx.Response) -> Iterator[None]:
+def closed_on_cancel(cancel: threading.Event, response: httpx.Response) -> Iterator[Watch]:
     """While the block runs, setting `cancel` ends `response` within ~POLL_S."""
     done = threading.Event()
+    lock = threading.Lock()  # `abort` and the block's end never interleave
+    handle = Watch()
 
     def watch() -> None:
         while not done.is_set():
-            if cancel.wait(POLL_S):
-                if not done.is_set():
-                    abort(response)
+            if cancel.wait(POLL_S) or time.monotonic() > handle.deadline:
+                with lock:
+                    if not done.is_set():
+                        abort(response)
                 return
 
     watcher = threading.Thread(target=watch, name="stream-cancel", daemon=True)
     watcher.start()
     try:
-        yield
+        yield handle
     finally:
-        done.set()
-        watcher.join()
+        # No join: it would wait out the watcher's poll (up to POLL_S) at the end of
+        # every answer. Once `done` is set under the lock, the watcher can't abort.
+        with lock:
+            done.set()
 
 
 def abort(response: httpx.Response) -> None:

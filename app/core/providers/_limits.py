@@ -3,7 +3,7 @@
 httpx's `iter_lines` keeps a line in memory until its newline comes, however
 long, and its read timeout restarts with every byte: a 10 MB `data:` line or
 a server that sends one byte a second (slow-loris) would hold memory or the
-answer forever. `sse_lines` reads the raw chunks itself (so Stop works between
+answer forever. `sse_events` reads the raw chunks itself (so Stop works between
 any two of them), decodes UTF-8 with bad bytes replaced, and ends the stream
 with a clear error when a line grows past `MAX_LINE` or the stream brings no
 complete event for `stall_s` seconds. `read_limited` reads at most `limit`
@@ -25,32 +25,39 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from app.core.providers._sse import SSEDecoder
+
 MAX_LINE = 2 << 20  # characters; a chunk of an answer is a few hundred
 MAX_ERROR_BODY = 1 << 20  # bytes of an error body worth reading
 _BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def sse_lines(
-    chunks: Iterable[bytes], cancel: Event, who: str, stall_s: float
-) -> Iterator[str]:
-    """The lines of an SSE body (without line ends); returns early when `cancel` is set.
+def sse_events(
+    chunks: Iterable[bytes], events: SSEDecoder, cancel: Event, who: str, stall_s: float
+) -> Iterator[list[str]]:
+    """The data of the SSE events in a body, a list per network read, through `events`
+    (whose `flush()` then holds an event the body left unterminated); returns early
+    when `cancel` is set.
 
     Raises `MalformedStreamError` for a line over `MAX_LINE` characters and
     `StreamTimeoutError` when no `data:` line completes for `stall_s` seconds
     (comments and trickled bytes don't count as progress).
     """
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+    split = _BREAK.split
+    feed = events.feed_lines
     pending = ""
     last_data = time.monotonic()
     for chunk in chunks:
         if cancel.is_set():
             return
-        pending += decoder.decode(chunk)
-        *lines, pending = _BREAK.split(pending)
-        for line in lines:
-            if line.startswith("data"):
-                last_data = time.monotonic()
-            yield line
+        pending += decode(chunk)
+        *lines, pending = split(pending)
+        done, saw_data = feed(lines)
+        if saw_data:
+            last_data = time.monotonic()
+        if done:
+            yield done
         if len(pending) > MAX_LINE:
             raise MalformedStreamError(
                 f"{who} sent a stream line of more than {MAX_LINE >> 20} MB without an end.",
@@ -63,8 +70,8 @@ def sse_lines(
                 "of the answer.",
                 "The partial answer is kept. Use Retry to ask again.",
             )
-    if tail := pending + decoder.decode(b"", final=True):
-        yield tail
+    if tail := pending + decode(b"", final=True):
+        feed((tail,))  # a line without an end completes no event; flush() reads it
 
 
 def read_limited(resp: httpx.Response, limit: int = MAX_ERROR_BODY) -> str:

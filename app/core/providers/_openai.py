@@ -24,15 +24,17 @@ that answer, with its usage.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from app.core.chat.backend import ChatMessage, GenerationRequest, GenerationResult, Outcome
 from app.core.chat.vision import model_accepts_images
 from app.core.foundation.http import shared_client
-from app.core.providers._cancel import closed_on_cancel
+from app.core.providers._cancel import Watch, closed_on_cancel
 from app.core.providers._common import (
     Guard,
     RetryPolicy,
@@ -51,8 +53,17 @@ from app.core.providers._errors import (
     ProviderError,
     StreamTimeoutError,
 )
-from app.core.providers._limits import read_limited, sse_lines
-from app.core.providers._sse import DONE, SSEDecoder, parse_chunk, parse_completion
+from app.core.providers._limits import read_limited, sse_events
+from app.core.providers._sse import (
+    DONE,
+    SSEDecoder,
+    choices_text,
+    cost_of,
+    load_event,
+    parse_chunk,
+    parse_completion,
+    usage_of,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -65,6 +76,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 MAX_MODEL_LIST = 32 << 20  # bytes; the longest real list (OpenRouter's) is about 1 MB
 MAX_WHOLE_ANSWER = 8 << 20  # bytes of a non-streamed answer; max_tokens of text is far less
+SETTLE_S = 0.1  # how long the body's end may take to come after [DONE]
+SETTLE_READS = 4  # network reads after [DONE] before giving the connection up
 
 
 def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> dict[str, Any]:
@@ -207,9 +220,9 @@ class OpenAICompatBackend:
                 ) as resp:
                     if resp.status_code == 200:
                         try:
-                            with closed_on_cancel(cancel, resp):
+                            with closed_on_cancel(cancel, resp) as watch:
                                 return (yield from self._consume(resp, request, cancel, started,
-                                                                 attempt, key))  # fmt: skip
+                                                                 attempt, key, watch))  # fmt: skip
                         except ProviderError as exc:  # an error event may quote the key
                             raise scrubbed(exc, key) from exc
                     body_text = read_limited(resp)  # an error body can be any size
@@ -234,6 +247,7 @@ class OpenAICompatBackend:
         started: float,
         attempt: int,
         key: str | None,
+        watch: Watch,
     ) -> Generator[str, None, GenerationResult]:
         import httpx
         who = self.config.display_name
@@ -249,40 +263,49 @@ class OpenAICompatBackend:
         if _is_json(resp):
             return (yield from self._whole_answer(resp, request, cancel, started, attempt, key))
         stall_s = self.timeout().read or 60.0
-        lines: Iterator[str] = sse_lines(resp.iter_bytes(), cancel, who, stall_s)
+        batches = sse_events(resp.iter_bytes(), decoder, cancel, who, stall_s)
+        is_set = cancel.is_set
+        # The per-chunk loop: one event is a JSON load and a few lookups, no objects built.
         try:
-            for line in lines:
-                data = decoder.feed(line)
-                if data is None:
+            for events in batches:
+                for data in events:
+                    if data == DONE:
+                        finished = True
+                        _settle(batches, watch)
+                        break
+                    obj = load_event(data, who)
+                    text, finish = choices_text(obj)
+                    if (raw_usage := obj.get("usage")) is not None:
+                        usage = usage_of(raw_usage) or usage
+                        if (reported := cost_of(raw_usage)) is not None:
+                            cost = reported
+                    if (name := obj.get("model")) and isinstance(name, str):
+                        model = name
+                    if not request_id and (cid := obj.get("id")) and isinstance(cid, str):
+                        request_id = cid
+                    if finish:
+                        finished = True
+                    if text:
+                        if ttft is None:
+                            ttft = time.monotonic() - started
+                        parts.append(text)
+                        yield text
+                    if is_set():
+                        outcome = Outcome.STOPPED
+                        break
+                else:
                     continue
-                if data == DONE:
-                    finished = True
-                    break
-                chunk = parse_chunk(data, who)
-                usage = chunk.usage or usage
-                cost = cost if chunk.cost is None else chunk.cost
-                model = chunk.model or model
-                request_id = request_id or chunk.chunk_id
-                if chunk.finish_reason:
-                    finished = True
-                if chunk.text:
-                    if ttft is None:
-                        ttft = time.monotonic() - started
-                    parts.append(chunk.text)
-                    yield chunk.text
-                if cancel.is_set():
-                    outcome = Outcome.STOPPED
-                    break
+                break  # [DONE] or Stop
             else:
-                if cancel.is_set():  # Stop came between two chunks of one line
+                if is_set():  # Stop came between two chunks of one line
                     outcome = Outcome.STOPPED
-                elif (data := decoder.flush()) is not None and data != DONE:
-                    chunk = parse_chunk(data, who)
+                elif (tail := decoder.flush()) is not None and tail != DONE:
+                    chunk = parse_chunk(tail, who)
                     usage = chunk.usage or usage
                     cost = cost if chunk.cost is None else chunk.cost
                     finished = finished or chunk.finish_reason is not None
         except httpx.HTTPError as exc:
-            if not cancel.is_set():
+            if not is_set():
                 raise self._transport_error(exc, key, mid_answer=bool(parts)) from exc
             outcome = Outcome.STOPPED  # Stop shut the socket down under the read
         if outcome is Outcome.DONE and not finished:
@@ -389,6 +412,23 @@ class OpenAICompatBackend:
                     f"The connection to {who} failed before any answer arrived ({why}).",
                     "Check your connection and try again.",
                 )
+
+
+def _settle(batches: Iterator[list[str]], watch: Watch) -> None:
+    """After [DONE]: read on to the body's end, so the connection goes back to the pool
+    for the next message (a new one costs a TCP and TLS handshake: round trips before
+    the next answer starts). The end nearly always came with [DONE]; a server that keeps
+    the body open is cut off after SETTLE_S or SETTLE_READS reads, as before."""
+    import httpx
+
+    watch.end_by(SETTLE_S)
+    try:
+        for _ in itertools.islice(batches, SETTLE_READS):
+            pass  # anything after [DONE] means nothing
+    except (httpx.HTTPError, ProviderError):
+        pass  # the answer is whole; only the connection is lost
+    finally:
+        watch.deadline = math.inf
 
 
 def _is_json(resp: httpx.Response) -> bool:

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.providers._errors import MalformedStreamError, StreamErrorEvent
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
 DONE = "[DONE]"
+# The C scanner json.loads runs, called directly: a chunk is parsed once per token, and
+# json.loads' own whitespace checks cost as much as the parse. Anything it can't take
+# whole goes to json.loads, so what is accepted and what raises stays json.loads' rule.
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 class SSEDecoder:
@@ -24,14 +31,30 @@ class SSEDecoder:
 
     def feed(self, line: str) -> str | None:
         """Take one line (without its newline); return an event's data when one completes."""
-        if not line:
-            return self.flush()
-        if line[0] == ":":
-            return None
-        name, _, value = line.partition(":")
-        if name == "data":
-            self._data.append(value[1:] if value[:1] == " " else value)
-        return None  # event:, id:, retry: carry nothing we use
+        events, _ = self.feed_lines((line,))
+        return events[0] if events else None
+
+    def feed_lines(self, lines: Iterable[str]) -> tuple[list[str], bool]:
+        """Take lines (without newlines): (the data of each event they complete, whether
+        any was a `data` line). A network read brings many at once, so this is the
+        per-line loop, kept free of per-line calls."""
+        events: list[str] = []
+        data = self._data
+        saw_data = False
+        for line in lines:
+            if not line:
+                if data:
+                    events.append(data[0] if len(data) == 1 else "\n".join(data))
+                    data.clear()
+            elif line.startswith("data"):  # event:, id:, retry: and `:` comments carry nothing
+                saw_data = True
+                if line.startswith("data: "):
+                    data.append(line[6:])
+                else:
+                    name, _, value = line.partition(":")
+                    if name == "data":
+                        data.append(value[1:] if value[:1] == " " else value)
+        return events, saw_data
 
     def flush(self) -> str | None:
         if not self._data:
@@ -53,8 +76,29 @@ class Chunk:
 
 def parse_chunk(data: str, who: str) -> Chunk:
     """One `data:` payload as a `Chunk`; raise for non-JSON data or an error object."""
+    obj = load_event(data, who)
+    text, finish = choices_text(obj)
+    model = obj.get("model")
+    chunk_id = obj.get("id")
+    return Chunk(
+        text=text,
+        finish_reason=finish,
+        usage=usage_of(obj.get("usage")),
+        model=model if isinstance(model, str) and model else None,
+        chunk_id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
+        cost=cost_of(obj.get("usage")),
+    )
+
+
+def load_event(data: str, who: str) -> dict[str, Any]:
+    """One `data:` payload as its JSON object; raise for non-JSON data or an error object."""
     try:
-        obj: Any = json.loads(data)
+        try:
+            obj, end = _scan(data, 0)
+        except StopIteration:  # not JSON, or whitespace first: json.loads says which
+            end = -1
+        if end != len(data):
+            obj = json.loads(data)
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise MalformedStreamError(
             f"{who} sent a stream chunk that is not valid JSON ({_preview(data)}).",
@@ -71,27 +115,30 @@ def parse_chunk(data: str, who: str) -> Chunk:
             f"{who} reported an error in the middle of the answer: {error_text(obj)}.",
             "The answer so far is kept. Try again, or pick another model.",
         )
-    text = ""
-    finish: str | None = None
+    return obj
+
+
+def choices_text(obj: dict[str, Any]) -> tuple[str, str | None]:
+    """(the text of a chunk's `choices[].delta.content`, its finish_reason or None)."""
     choices = obj.get("choices")
-    if isinstance(choices, list):
-        for choice in choices:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta")
-            if isinstance(delta, dict) and isinstance(content := delta.get("content"), str):
-                text += content
-            finish = choice.get("finish_reason") or finish
-    model = obj.get("model")
-    chunk_id = obj.get("id")
-    return Chunk(
-        text=text,
-        finish_reason=finish if isinstance(finish, str) else None,
-        usage=_usage(obj.get("usage")),
-        model=model if isinstance(model, str) and model else None,
-        chunk_id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
-        cost=_cost(obj.get("usage")),
-    )
+    if not isinstance(choices, list):
+        return "", None
+    if len(choices) == 1 and isinstance(choice := choices[0], dict):  # every real stream
+        delta = choice.get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        reason = choice.get("finish_reason")
+        return (content if isinstance(content, str) else "",
+                reason if reason and isinstance(reason, str) else None)  # fmt: skip
+    text = ""
+    finish: Any = None
+    for choice in choices:
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, dict) and isinstance(content := delta.get("content"), str):
+            text += content
+        finish = choice.get("finish_reason") or finish
+    return text, finish if isinstance(finish, str) else None
 
 
 def parse_completion(data: str, who: str) -> Chunk:
@@ -134,7 +181,7 @@ def error_text(obj: Any) -> str:
     return ""
 
 
-def _usage(value: Any) -> tuple[int, int] | None:
+def usage_of(value: Any) -> tuple[int, int] | None:
     if not isinstance(value, dict):
         return None
     prompt = value.get("prompt_tokens")
@@ -144,7 +191,7 @@ def _usage(value: Any) -> tuple[int, int] | None:
     return None
 
 
-def _cost(value: Any) -> float | None:
+def cost_of(value: Any) -> float | None:
     if not isinstance(value, dict):
         return None
     cost = value.get("cost")
