@@ -42,7 +42,7 @@ from app.ui.chat.composer import Composer
 from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.conversation_list import ConversationList
 from app.ui.chat.cost_preview import CostPreview
-from app.ui.chat.heap import settle_heap
+from app.ui.chat.heap import IdleCollector
 from app.ui.chat.message_view import MessageView
 from app.ui.chat.style import chat_style
 from app.ui.chat.toolbar import ConversationToolbar
@@ -136,6 +136,7 @@ class ChatTab(QWidget):
         self.file_dialog: QFileDialog | None = None
         self.load_progress = LoadProgress(self)
         self.load_progress.progressed.connect(self._on_load_progress)
+        self._heap = IdleCollector(lambda: self.generating, self)
         self.runner = TurnRunner(pool, self)
         self.runner.text_received.connect(self._on_text)
         self.runner.turn_finished.connect(self._on_finished)
@@ -246,6 +247,7 @@ class ChatTab(QWidget):
     def shutdown(self) -> None:
         """The window closes: stop the answer and wait until its partial text is stored."""
         self._closing = True
+        self._heap.stop()
         self.cost_preview.stop()
         self.context_meter.stop()
         if self.compare_view is not None:
@@ -314,9 +316,9 @@ class ChatTab(QWidget):
             self.conversations.select(conversation_id, notify=False)
         self._update_toolbar()
         self.view.scroll_to_bottom()
-        # In its own turn of the event loop, after the first screen is drawn: one stall
-        # of ~60 ms instead of one longer by that much (the longest stall is what a user feels).
-        QTimer.singleShot(0, settle_heap)
+        # In its own turn of the event loop, after the first screen is drawn; the full
+        # collection waits until the user pauses (heap.py).
+        QTimer.singleShot(0, self._heap.poke)
 
     def new_conversation(self) -> None:
         conv = self.current_conversation()
