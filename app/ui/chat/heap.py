@@ -36,8 +36,8 @@ def collect_heap() -> None:
 
 
 class IdleCollector(QObject):
-    """Runs `collect_heap` once the user has paused: `IDLE_MS` after the last `poke()`,
-    postponed while `busy()` says an answer is streaming."""
+    """Runs `collect_heap` once the user has paused: `IDLE_MS` after the last `poke()` or
+    `postpone()`, and later still while `busy()` says an answer is streaming."""
 
     def __init__(self, busy: Callable[[], bool], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +48,11 @@ class IdleCollector(QObject):
     def poke(self) -> None:
         settle_heap()
         self.timer.start()
+
+    def postpone(self) -> None:
+        """The user did something (scrolled, typed, searched): a pending pass waits again."""
+        if self.timer.isActive():
+            self.timer.start()
 
     def stop(self) -> None:
         self.timer.stop()

@@ -192,6 +192,10 @@ class ChatTab(QWidget):
         self.view.export_requested.connect(lambda: self.export_conversation(None))
         self.view.delete_requested.connect(self.confirm_delete_current)
         self.composer = Composer(self)
+        # Scrolling, typing and searching are the user at work: the heap's full pass waits.
+        self.view.verticalScrollBar().valueChanged.connect(self._heap.postpone)
+        self.composer.editor.textChanged.connect(self._heap.postpone)
+        self.conversations.search.textChanged.connect(self._heap.postpone)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop)
         self.composer.files_chosen.connect(self.attach_files)
