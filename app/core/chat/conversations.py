@@ -368,7 +368,7 @@ class ConversationStore:
         this: a 10,000-message conversation can't be sent whole anyway, and reading all of
         it on every keystroke's recount kept the GUI waiting on the GIL."""
         rows = self.db.query(
-            f"SELECT {_MESSAGE_COLUMNS}, before FROM (SELECT {_MESSAGE_COLUMNS}, "
+            f"SELECT {_MESSAGE_COLUMNS} FROM (SELECT {_MESSAGE_COLUMNS}, "
             "SUM(length(content)) OVER (ORDER BY position DESC) - length(content) AS before "
             "FROM messages WHERE conversation_id = ?) "
             "WHERE before < ? ORDER BY position",
@@ -377,8 +377,7 @@ class ConversationStore:
         total = int(self.db.scalar(
             "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conversation_id,)
         ))  # fmt: skip
-        kept = [{k: r[k] for k in r.keys() if k != "before"} for r in rows]  # noqa: SIM118
-        return self._with_attachments(kept), len(kept) < total
+        return self._with_attachments(rows), len(rows) < total
 
     def messages_before(
         self, conversation_id: int, position: int, limit: int
