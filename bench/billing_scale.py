@@ -158,8 +158,8 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.core.billing.export import export_csv
-    from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
     from app.core.context import AppContext
+    from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
     from app.workers import WorkerPool
 
     ctx = AppContext.open(tmp)

@@ -27,9 +27,9 @@ import httpx
 from _canned import MODEL, canned_upstream
 from _common import median, report, starter_model
 
-from app.core.chat.backend import Sampling
-from app.core.chat.targets import Target
 from app.core.context import AppContext
+from app.core.llm.contract import Sampling
+from app.core.llm.targets import Target
 from app.core.providers import ProviderKind
 
 RUNS = 15

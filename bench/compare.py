@@ -19,10 +19,10 @@ from _common import median, report
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
-from app.core.chat.backend import Sampling
 from app.core.chat.compare import CompareRunner, Comparison, ComparisonStore
-from app.core.chat.targets import Target
 from app.core.context import AppContext
+from app.core.llm.contract import Sampling
+from app.core.llm.targets import Target
 from app.core.local.catalog import STARTER_NAME
 from app.core.providers import ProviderKind
 from app.ui.compare import CompareView
@@ -141,7 +141,7 @@ def main() -> None:
             view = CompareView(ctx, pool)
             view.resize(1400, 900)
             view.show()
-            runner = CompareRunner(ctx.backends, ctx.ledger, ComparisonStore(ctx.db))
+            runner = CompareRunner(ctx.exchanges, ComparisonStore(ctx.db))
             meter = StallMeter()
 
             def script() -> None:

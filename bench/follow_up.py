@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from _common import median, report, starter_data_dir
 
-from app.core.chat.backend import Sampling
-from app.core.chat.targets import Target
 from app.core.context import AppContext
+from app.core.llm.contract import Sampling
+from app.core.llm.targets import Target
 from app.core.local.catalog import STARTER_NAME
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def trimmed_round(ctx: AppContext) -> tuple[float, float, int, int]:
 
 
 def _user(text: str):  # type: ignore[no-untyped-def]
-    from app.core.chat.backend import ChatMessage
+    from app.core.llm.contract import ChatMessage
 
     return ChatMessage("user", text)
 

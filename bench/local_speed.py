@@ -20,9 +20,9 @@ from _common import median, report, starter_data_dir
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
-from app.core.chat.backend import Sampling
-from app.core.chat.targets import Target
 from app.core.context import AppContext
+from app.core.llm.contract import Sampling
+from app.core.llm.targets import Target
 from app.core.local.catalog import STARTER_NAME
 from app.core.local.llama_backend import MIN_P, TOP_K
 from app.ui.main_window import MainWindow

@@ -44,8 +44,8 @@ ANSWER = (
 def add_history(data: os.PathLike[str]) -> None:
     from pathlib import Path
 
-    from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
     from app.core.context import AppContext
+    from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
 
     ctx = AppContext.open(Path(data))
     try:

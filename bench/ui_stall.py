@@ -26,7 +26,9 @@ from _common import report, starter_model
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.core.chat.backend import (
+from app.core.context import AppContext
+from app.core.llm.contract import (
+    Backend,
     GenerationRequest,
     GenerationResult,
     Outcome,
@@ -34,14 +36,13 @@ from app.core.chat.backend import (
     TokenSource,
     Usage,
 )
-from app.core.context import AppContext
 from app.core.local.catalog import STARTER_NAME
 from tests.helpers.stall_meter import StallMeter
 from tests.helpers.starter import install_into
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
 
 HISTORY_CHARS = 200_000
 MAX_STALL_MS = 50.0
@@ -149,14 +150,15 @@ def fill_history(ctx: AppContext, conversation_id: int) -> int:
     return total
 
 
-class ScriptedBackend:
+class ScriptedBackend(Backend):
     """A code-heavy answer at a model's pace, so the bench measures the window, not llama.cpp."""
 
     name = "scripted"
     provider = "scripted"
 
     def stream(
-        self, request: GenerationRequest, cancel: threading.Event
+        self, request: GenerationRequest, cancel: threading.Event, *,
+        on_load_progress: Callable[[str, float], None] | None = None,
     ) -> Generator[str, None, GenerationResult]:
         text = "".join(SCRIPTED.format(i=i) for i in range(1, 40))
         pieces = re.findall(r"\s*\S+|\s+", text)[: request.sampling.max_tokens]

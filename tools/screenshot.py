@@ -67,7 +67,7 @@ def dark_palette() -> object:
 def showcase(ctx: object, chat: object, data: Path) -> None:
     """A conversation with what issue 17 renders, in a folder, beside a pinned one."""
     from app.core.chat.attachments import read_attachment
-    from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
+    from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
     from app.core.chat.folders import FolderStore
 
     store = ctx.store  # type: ignore[attr-defined]
@@ -101,7 +101,7 @@ def main(out: Path, dark: bool = False) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.core.chat.backend import Sampling
+    from app.core.llm.contract import Sampling
     from app.core.context import AppContext
     from app.ui.app import create_application
     from app.ui.main_window import MainWindow

@@ -9,11 +9,11 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import Outcome
-from app.core.chat.sampling_defaults import default_sampling
-from app.core.chat.targets import LOCAL, Target
 from app.core.context import AppContext
 from app.core.foundation.errors import ParleyError, UnknownTargetError
+from app.core.llm.contract import Outcome
+from app.core.llm.sampling_defaults import default_sampling
+from app.core.llm.targets import LOCAL, Target
 
 if TYPE_CHECKING:
     import argparse

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import print_table
 from app.commands.chat import resolve_target
-from app.core.chat.backend import Sampling
 from app.core.chat.compare import CompareRunner, Comparison, ComparisonStore
 from app.core.context import AppContext
+from app.core.llm.contract import Sampling
 
 if TYPE_CHECKING:
     import argparse
     from types import FrameType
 
-    from app.core.chat.targets import Target
+    from app.core.llm.targets import Target
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     ctx = AppContext.open()
     targets = [parse_target(ctx, spec) for spec in args.targets]
-    runner = CompareRunner(ctx.backends, ctx.ledger, ComparisonStore(ctx.db))
+    runner = CompareRunner(ctx.exchanges, ComparisonStore(ctx.db))
     cancels = [threading.Event() for _ in targets]
 
     def on_sigint(_signum: int, _frame: FrameType | None) -> None:

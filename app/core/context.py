@@ -12,12 +12,12 @@ import threading
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from app.core.chat.conversations import ConversationStore
-from app.core.chat.targets import AUTO, LOCAL, Target, TargetOption
 from app.core.foundation import offline
 from app.core.foundation.http import close_shared_client
 from app.core.foundation.paths import data_dir, database_path, ensure_writable_dir, models_dir
 from app.core.foundation.settings import DEFAULT_TARGET, OFFLINE_MODE, Settings
 from app.core.foundation.storage import Database
+from app.core.llm.targets import AUTO, LOCAL, Target, TargetOption
 from app.core.local.catalog import ModelCatalog
 from app.core.providers._config import ProviderStore
 from app.core.providers.secrets import KeyStore
@@ -27,11 +27,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from app.core.billing.ledger import Ledger
-    from app.core.chat.backend import Backend
     from app.core.chat.conversations import Message
-    from app.core.chat.service import BackendRegistry, ChatService
+    from app.core.chat.service import ChatService
+    from app.core.exchange import Exchanges
     from app.core.gateway.service import Gateway
     from app.core.gateway.tokens import AccessTokens
+    from app.core.llm.contract import Backend
+    from app.core.llm.registry import BackendRegistry
     from app.core.local.llama_backend import LocalBackend
     from app.core.local.model_controls import ModelControlsStore
     from app.core.providers import ProviderService
@@ -122,7 +124,7 @@ class AppContext:
         return self._service("backends", self._open_backends)
 
     def _open_backends(self) -> BackendRegistry:
-        from app.core.chat.service import BackendRegistry
+        from app.core.llm.registry import BackendRegistry
         from app.core.providers import register_providers
 
         backends = BackendRegistry()
@@ -135,7 +137,7 @@ class AppContext:
     def _open_auto(self) -> Backend:
         from app.core.routing.auto import AutoBackend
 
-        return AutoBackend(self.router, lambda: self.backends, lambda: self.ledger)
+        return AutoBackend(self.router)
 
     @property
     def router(self) -> Router:
@@ -166,7 +168,7 @@ class AppContext:
             return local.loaded_n_ctx(model) if local is not None else None
 
         return self._service("gateway", lambda: Gateway(
-            registry=lambda: self.backends, ledger=lambda: self.ledger, catalog=self.catalog,
+            exchanges=lambda: self.exchanges, catalog=self.catalog,
             providers=self.provider_store, is_offline=self.is_offline, local_n_ctx=local_n_ctx,
         ))  # fmt: skip
 
@@ -174,7 +176,26 @@ class AppContext:
     def chat(self) -> ChatService:
         from app.core.chat.service import ChatService
 
-        return self._service("chat", lambda: ChatService(self.store, self.ledger, self.backends))
+        return self._service("chat", lambda: ChatService(
+            self.store, self.ledger, self.backends, self.exchanges
+        ))  # fmt: skip
+
+    @property
+    def exchanges(self) -> Exchanges:
+        """One request, end to end, for every path (chat, Compare, the gateway, `auto`)."""
+        from app.core.chat.projects import ProjectStore
+        from app.core.exchange import Exchanges, Policy
+        from app.core.routing.policy import load_policy
+
+        projects = ProjectStore(self.db)
+
+        def keeps_local(project: str | None, conversation_id: int | None) -> str | None:
+            return load_policy(self.settings).keeps_local(project, conversation_id)
+
+        policy = Policy(keeps_local=keeps_local, bill_to=projects.bill_to)
+        return self._service("exchanges", lambda: Exchanges(
+            lambda: self.backends, lambda: self.ledger, policy
+        ))  # fmt: skip
 
     @property
     def providers(self) -> ProviderService:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
@@ -17,8 +17,13 @@ if TYPE_CHECKING:
 
 EMIT_INTERVAL_S = 1 / 60
 
-# Evaluated lazily: the chat service (and its imports) loads with the first turn.
-type TurnFactory = Callable[[Event], Generator[str, None, TurnResult]]
+
+class TurnFactory(Protocol):
+    """Starts one turn (`ChatService.send` and its kin, bound to their arguments)."""
+
+    def __call__(
+        self, cancel: Event, *, on_load_progress: Callable[[str, float], None] | None = None
+    ) -> Generator[str, None, TurnResult]: ...
 
 
 class ChatJob(Job):

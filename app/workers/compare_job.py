@@ -11,9 +11,9 @@ from PySide6.QtCore import QObject, Signal
 from app.workers.jobs import Job
 
 if TYPE_CHECKING:
-    from app.core.chat.backend import Sampling
     from app.core.chat.compare import CompareRunner, Comparison
-    from app.core.chat.targets import Target
+    from app.core.llm.contract import Sampling
+    from app.core.llm.targets import Target
 
 EMIT_INTERVAL_S = 1 / 60
 

@@ -8,8 +8,8 @@ import pytest
 
 from app.core.billing.energy import EnergyMonitor
 from app.core.billing.ledger import Ledger
-from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
 from app.core.foundation.storage import Database
+from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

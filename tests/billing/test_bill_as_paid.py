@@ -20,11 +20,11 @@ from app.core.billing.costs import DEVICE_WATTS, ELECTRICITY_PER_KWH, reprice_un
 from app.core.billing.currency import set_rate
 from app.core.billing.energy import EnergyMonitor
 from app.core.billing.export import export_csv
-from app.core.billing.hourly import ShareMeter, set_hourly
+from app.core.billing.hourly import set_hourly, share_seconds
 from app.core.billing.ledger import Ledger
 from app.core.billing.readonly import read_connection
-from app.core.chat.backend import ChatMessage, GenerationResult, Outcome, TokenSource, Usage
-from app.core.chat.token_count import count_prompt, count_text
+from app.core.llm.contract import ChatMessage, GenerationResult, Outcome, TokenSource, Usage
+from app.core.llm.token_count import count_prompt, count_text
 from tests.billing.conftest import result
 
 if TYPE_CHECKING:
@@ -51,8 +51,14 @@ def _row(ledger: Ledger, backend: str, provider: str, model: str, prompt: int,
 
 
 class Clock:
+    """Seconds since the epoch, moved by hand: `at(s)` is `s` seconds after the test began."""
+
     def __init__(self) -> None:
-        self.now = 0.0
+        self.base = time.time() - 20.0
+        self.now = self.base
+
+    def at(self, seconds: float) -> None:
+        self.now = self.base + seconds
 
     def __call__(self) -> float:
         return self.now
@@ -66,19 +72,24 @@ def _hourly_pair(ledger: Ledger, clock: Clock) -> list[int]:
     def request(name: str) -> None:
         begin, end = steps[name]
         begin.wait(5)
-        ledger.preflight(conversation_id=None, backend="gpu-box", provider="10.0.0.9:8000",
-                         model="big", project=None, prompt_tokens=0, token_source="estimated",
-                         max_tokens=100)  # fmt: skip
+        reservation = ledger.reserve(
+            backend="gpu-box", provider="10.0.0.9:8000", model="big", project=None,
+            prompt_tokens=0, token_source="estimated", max_tokens=100,
+        )  # fmt: skip
         begin.clear()
         end.wait(5)
-        ids.append(_row(ledger, "gpu-box", "10.0.0.9:8000", "big", 500, 500, duration_s=10.0))
+        res = GenerationResult(
+            "answer", Outcome.DONE, Usage(500, 500, TokenSource.REPORTED), "gpu-box",
+            "10.0.0.9:8000", "big", 0.1, 10.0,
+        )  # fmt: skip
+        ids.append(ledger.settle(reservation, res, conversation_id=None, message_id=None))
         end.clear()
 
     threads = [threading.Thread(target=request, args=(n,)) for n in ("a", "b")]
     for t in threads:
         t.start()
     for at, name, which in ((0.0, "a", 0), (5.0, "b", 0), (10.0, "a", 1), (15.0, "b", 1)):
-        clock.now = at
+        clock.at(at)
         event = steps[name][which]
         event.set()
         deadline = time.monotonic() + 5
@@ -93,7 +104,7 @@ def test_a_dozen_requests_costed_by_hand_match_the_ledger_to_the_cent(
     db: Database, tmp_path: Path
 ) -> None:
     clock = Clock()
-    ledger = Ledger(db, monitor=EnergyMonitor([]), shares=ShareMeter(clock))
+    ledger = Ledger(db, monitor=EnergyMonitor([]), clock=clock)
     ledger.settings.set(DEVICE_WATTS, 300.0)
     ledger.settings.set(ELECTRICITY_PER_KWH, 0.30)
     for provider, price in (("together", (0.5, 1.0)), ("novita", (0.4, 0.8))):
@@ -284,18 +295,12 @@ def test_repricing_runs_off_the_gui_thread(qtbot: QtBot, ctx: AppContext) -> Non
 
 
 def test_hourly_shares_split_overlapping_time_equally() -> None:
-    clock = Clock()
-    meter = ShareMeter(clock)
-    a = meter.start("box")
-    clock.now = 4.0
-    b = meter.start("box")
-    c = meter.start("box")
-    clock.now = 7.0  # 3 s shared by three
-    assert meter.stop("box", a) == pytest.approx(4.0 + 1.0)
-    clock.now = 9.0  # 2 s shared by two
-    assert meter.stop("box", b) == pytest.approx(1.0 + 1.0)
-    assert meter.stop("box", c) == pytest.approx(1.0 + 1.0)
-    assert meter.stop("box", c) is None
+    # A runs 0-7 s; B and C start at 4 s and end at 9 s.
+    a, b, c = (0.0, 7.0), (4.0, 9.0), (4.0, 9.0)
+    assert share_seconds(*a, [b, c]) == pytest.approx(4.0 + 1.0)  # 3 s shared by three
+    assert share_seconds(*b, [a, c]) == pytest.approx(1.0 + 1.0)  # then 2 s by two
+    assert share_seconds(*c, [a, b]) == pytest.approx(1.0 + 1.0)
+    assert share_seconds(9.0, 9.0, [a]) == 0.0
 
 
 def test_a_row_from_a_test_helper_keeps_its_day(ledger: Ledger) -> None:

@@ -9,7 +9,7 @@ import pytest
 from app.core.billing.budgets import BudgetBook, period_start
 from app.core.billing.currency import set_rate
 from app.core.billing.errors import BudgetError, BudgetExceededError
-from app.core.chat.targets import Target
+from app.core.llm.targets import Target
 from tests.billing.conftest import result
 from tests.helpers.counting_cloud import CountingCloud
 
@@ -28,12 +28,15 @@ def _spend(ledger: Ledger, usd: float, provider: str = "mistral") -> None:
 
 
 def _check(ledger: Ledger, **kw: object) -> list[str]:
+    """The budget check a request gets before it is sent (its hold released after)."""
     args: dict[str, object] = {
-        "conversation_id": None, "backend": "mistral", "provider": "mistral",
+        "backend": "mistral", "provider": "mistral",
         "model": "mistral-small-2506", "project": None, "prompt_tokens": 0,
         "token_source": "estimated", "max_tokens": 1000,
     }  # fmt: skip
-    return ledger.preflight(**(args | kw))  # type: ignore[arg-type]
+    reservation = ledger.reserve(**(args | kw))  # type: ignore[arg-type]
+    ledger.release(reservation)
+    return list(reservation.warnings)
 
 
 def test_warning_when_a_request_would_pass_80_percent(ledger: Ledger) -> None:

@@ -18,7 +18,7 @@ from app.core.billing.costs import (
 from app.core.billing.currency import set_rate
 from app.core.billing.energy import EnergyMonitor, RaplMeter
 from app.core.billing.ledger import Ledger
-from app.core.chat.backend import Outcome
+from app.core.llm.contract import Outcome
 from tests.billing.conftest import result
 
 if TYPE_CHECKING:
@@ -98,11 +98,12 @@ def test_local_energy_is_measured_from_rapl_counters(db: Database, tmp_path: Pat
     _rapl(root, 999_000_000)  # near the wrap point
     ledger = Ledger(db, monitor=EnergyMonitor([RaplMeter(root)]))
     ledger.settings.set(ELECTRICITY_PER_KWH, 1.0)
-    ledger.preflight(conversation_id=None, backend="local", provider="llama.cpp", model="smol",
-                     project=None, prompt_tokens=0, token_source="estimated",
-                     max_tokens=10)  # fmt: skip
+    reservation = ledger.reserve(backend="local", provider="llama.cpp", model="smol",
+                                 project=None, prompt_tokens=0, token_source="estimated",
+                                 max_tokens=10, is_local=True)  # fmt: skip
     _rapl(root, 2_600_000)  # wrapped: 1,000,000 + 2,600,000 uJ = 3.6 J
-    row_id = ledger.record(result(backend="local"), conversation_id=None, message_id=None)
+    row_id = ledger.settle(reservation, result(backend="local"), conversation_id=None,
+                           message_id=None)  # fmt: skip
     row = ledger.get(row_id)
     assert row is not None
     assert row.cost_source == "energy measured"

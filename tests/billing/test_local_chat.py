@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from app.core.chat.targets import Target
+from app.core.llm.targets import Target
 
 if TYPE_CHECKING:
     from app.core.context import AppContext

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from app.core.chat.attachments import AttachmentError, read_attachment
-from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
 from app.core.chat.conversations import ConversationStore
 from app.core.chat.export import conversation_to_markdown, export_conversation
 from app.core.chat.folders import FolderStore
 from app.core.chat.importing import ImportFormatError, import_file
 from app.core.foundation.errors import ParleyError
 from app.core.foundation.storage import Database
+from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
 from tests.helpers.files import write_pdf, write_png
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import Outcome, Sampling
-from app.core.chat.targets import Target
+from app.core.llm.contract import Outcome, Sampling
+from app.core.llm.targets import Target
 from app.core.local.catalog import STARTER_NAME
 from app.core.local.model_controls import ModelControls
 

@@ -4,9 +4,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import ChatMessage
-from app.core.chat.context_fit import fit_messages
 from app.core.foundation.errors import PromptTooLongError
+from app.core.llm.context_fit import fit_messages
+from app.core.llm.contract import ChatMessage
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

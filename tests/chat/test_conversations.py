@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from app.core.chat.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
 from app.core.chat.conversations import ConversationStore, title_from
 from app.core.foundation.errors import NotFoundError, ParleyError
 from app.core.foundation.storage import Database
+from app.core.llm.contract import GenerationResult, Outcome, Sampling, TokenSource, Usage
 
 if TYPE_CHECKING:
     from pathlib import Path

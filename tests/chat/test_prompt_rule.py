@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import ChatMessage, GenerationResult, Outcome, TokenSource, Usage
-from app.core.chat.context_fit import fit_messages
 from app.core.chat.conversations import ConversationStore
 from app.core.chat.prompt import fold_system, prompt_messages
 from app.core.foundation.errors import PromptTooLongError
 from app.core.foundation.storage import Database
+from app.core.llm.context_fit import fit_messages
+from app.core.llm.contract import ChatMessage, GenerationResult, Outcome, TokenSource, Usage
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.core.chat.sampling_defaults import default_sampling
+from app.core.llm.sampling_defaults import default_sampling
 
 
 def test_mistral_small_conversations_start_cool() -> None:

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import Sampling
 from app.core.chat.compare import (
     COMPARE_TAG,
     CompareRunner,
     ComparisonStore,
     continue_as_conversation,
 )
-from app.core.chat.targets import Target
+from app.core.llm.contract import Sampling
+from app.core.llm.targets import Target
 from app.core.local.catalog import STARTER_NAME
 from app.core.providers import ProviderKind
 from tests.helpers.llama_server import LlamaServer, free_port, llama_server
@@ -53,7 +53,7 @@ def add_provider(ctx: AppContext, name: str, base_url: str) -> Target:
 
 
 def runner(ctx: AppContext) -> CompareRunner:
-    return CompareRunner(ctx.backends, ctx.ledger, ComparisonStore(ctx.db))
+    return CompareRunner(ctx.exchanges, ComparisonStore(ctx.db))
 
 
 def test_columns_stream_separately_and_each_is_billed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.core.chat.targets import AUTO, Target
+from app.core.llm.targets import AUTO, Target
 from app.ui.chat.view_model import notice_text
 from tests.helpers.fault_server import Reply
 from tests.providers.support import add_provider, new_conversation, send

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import GenerationRequest, GenerationResult, Outcome, TokenSource, Usage
+from app.core.llm.contract import (
+    Backend,
+    GenerationRequest,
+    GenerationResult,
+    Outcome,
+    TokenSource,
+    Usage,
+)
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
 
 
-class CountingCloud:
+class CountingCloud(Backend):
     """Stands in for Mistral's API; answers "ok" with reported usage."""
 
     name = "mistral"
@@ -21,7 +28,8 @@ class CountingCloud:
         self.calls = 0
 
     def stream(
-        self, request: GenerationRequest, cancel: threading.Event
+        self, request: GenerationRequest, cancel: threading.Event, *,
+        on_load_progress: Callable[[str, float], None] | None = None,
     ) -> Generator[str, None, GenerationResult]:
         self.calls += 1
         yield "ok"

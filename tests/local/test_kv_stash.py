@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import ChatMessage, GenerationRequest, Sampling
+from app.core.llm.contract import ChatMessage, GenerationRequest, Sampling
 from app.core.local.catalog import STARTER_NAME
 
 if TYPE_CHECKING:
-    from app.core.chat.backend import GenerationResult
     from app.core.context import AppContext
+    from app.core.llm.contract import GenerationResult
     from app.core.local.llama_backend import LocalBackend
 
 SAMPLING = Sampling(temperature=0.0, max_tokens=12)

@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from app.core.chat.attachments import Attachment
-from app.core.chat.backend import ChatMessage, GenerationRequest, Outcome, Sampling
+from app.core.llm.contract import ChatMessage, GenerationRequest, Outcome, Sampling
 from app.core.local.catalog import STARTER_NAME
 from app.core.local.vision import projector_for
 from tests.helpers.files import write_png
@@ -33,8 +33,10 @@ def drain(gen):  # type: ignore[no-untyped-def]
 
 def test_loading_reports_progress_up_to_one(ctx: AppContext) -> None:
     seen: list[tuple[str, float]] = []
-    ctx.local.on_load_progress = lambda name, fraction: seen.append((name, fraction))
-    result = drain(ctx.local.stream(request("Hi"), threading.Event()))
+    result = drain(ctx.local.stream(
+        request("Hi"), threading.Event(),
+        on_load_progress=lambda name, fraction: seen.append((name, fraction)),
+    ))  # fmt: skip
     assert result.outcome is Outcome.DONE
     assert seen and {name for name, _ in seen} == {STARTER_NAME}
     fractions = [f for _, f in seen]
@@ -44,11 +46,12 @@ def test_loading_reports_progress_up_to_one(ctx: AppContext) -> None:
 
 def test_stop_during_the_load_aborts_it_and_loses_nothing(ctx: AppContext) -> None:
     cancel = threading.Event()
-    ctx.local.on_load_progress = lambda _name, fraction: cancel.set() if fraction > 0 else None
-    result = drain(ctx.local.stream(request("Hi"), cancel))
+    result = drain(ctx.local.stream(
+        request("Hi"), cancel,
+        on_load_progress=lambda _name, fraction: cancel.set() if fraction > 0 else None,
+    ))  # fmt: skip
     assert result.outcome is Outcome.STOPPED and result.text == ""
     assert ctx.local.loaded_path is None  # llama.cpp gave the half-loaded model back
-    ctx.local.on_load_progress = None
     assert drain(ctx.local.stream(request("Hi"), threading.Event())).outcome is Outcome.DONE
 
 

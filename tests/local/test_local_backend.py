@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import ChatMessage, GenerationRequest, Outcome, Sampling, TokenSource
 from app.core.foundation.errors import ModelError, PromptTooLongError, UnknownTargetError
+from app.core.llm.contract import ChatMessage, GenerationRequest, Outcome, Sampling, TokenSource
 from app.core.local.catalog import STARTER_NAME
 from app.core.local.model_controls import ModelControls
 

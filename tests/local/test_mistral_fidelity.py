@@ -23,8 +23,8 @@ from mistral_common.protocol.instruct.messages import (
 )
 from mistral_common.protocol.instruct.request import ChatCompletionRequest
 
-from app.core.chat.backend import Outcome
-from app.core.chat.targets import Target
+from app.core.llm.contract import Outcome
+from app.core.llm.targets import Target
 from app.core.local.model_controls import ModelControls
 from app.core.providers import ProviderKind
 from tests.providers import support

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import ChatMessage, GenerationRequest, Outcome, Sampling
 from app.core.context import AppContext
 from app.core.foundation.errors import ParleyError, PromptTooLongError
+from app.core.llm.contract import ChatMessage, GenerationRequest, Outcome, Sampling
 from app.core.local.catalog import STARTER_NAME
 from app.core.local.model_controls import (
     FlashAttention,
@@ -26,7 +26,7 @@ from tests.helpers.starter import REPO
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from app.core.chat.backend import GenerationResult
+    from app.core.llm.contract import GenerationResult
     from app.core.local.llama_backend import LocalBackend
 
 

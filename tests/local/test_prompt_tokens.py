@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import llama_cpp
 import pytest
 
-from app.core.chat.backend import ChatMessage
+from app.core.llm.contract import ChatMessage
 from app.core.local.prompt_tokens import PromptTokenizer
 
 if TYPE_CHECKING:

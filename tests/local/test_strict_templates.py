@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import Outcome
-from app.core.chat.targets import Target
+from app.core.llm.contract import Outcome
+from app.core.llm.targets import Target
 from app.core.local.catalog import STARTER_NAME
 from tests.helpers.mistral_gguf import NO_SYSTEM_TEMPLATE, REFUSING_TEMPLATE
 from tests.providers.support import send

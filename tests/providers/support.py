@@ -14,10 +14,10 @@ if TYPE_CHECKING:
     from collections.abc import Generator
     from pathlib import Path
 
-    from app.core.chat.backend import GenerationResult
     from app.core.chat.service import TurnResult
-    from app.core.chat.targets import Target
     from app.core.context import AppContext
+    from app.core.llm.contract import GenerationResult
+    from app.core.llm.targets import Target
     from app.core.providers import ProviderConfig
 
 KEY = "sk-parley-test-7f3a9c2e41"

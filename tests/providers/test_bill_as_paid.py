@@ -16,11 +16,11 @@ import pytest
 
 from app.core.billing.errors import BudgetExceededError
 from app.core.billing.export import export_csv
-from app.core.chat.backend import ChatMessage
 from app.core.chat.compare import CompareRunner, ComparisonStore
 from app.core.chat.projects import ProjectStore
-from app.core.chat.targets import Target
-from app.core.chat.token_count import count_prompt, count_text
+from app.core.llm.contract import ChatMessage
+from app.core.llm.targets import Target
+from app.core.llm.token_count import count_prompt, count_text
 from tests.helpers.fault_server import DROP, Reply, answer, delta
 from tests.providers.support import add_provider, new_conversation, run_cli, send
 
@@ -138,7 +138,7 @@ def test_a_failed_compare_column_bills_the_prompt_it_sent_and_the_text_it_wrote(
     add_provider(ctx, "proxy", "openai", fault.base_url)
     parts = ["Partial answers ", "still cost ", "money."]
     fault.script(Reply.stream(*[delta(p, "gpt-4o-mini") for p in parts], DROP))
-    runner = CompareRunner(ctx.backends, ctx.ledger, ComparisonStore(ctx.db))
+    runner = CompareRunner(ctx.exchanges, ComparisonStore(ctx.db))
     comparison = runner.run("A long question " * 40, [Target("proxy", "gpt-4o-mini")])
     column = comparison.columns[0]
     assert column.outcome == "error"

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import ChatMessage, GenerationRequest, Outcome, Sampling, TokenSource
-from app.core.chat.targets import Target
+from app.core.llm.contract import ChatMessage, GenerationRequest, Outcome, Sampling, TokenSource
+from app.core.llm.targets import Target
 from app.core.providers import ConnectionDroppedError, ProviderError
 from app.core.providers._sse import error_text
 from tests.helpers.fault_server import HANG, Reply, delta

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import Outcome, TokenSource
-from app.core.chat.targets import Target
+from app.core.llm.contract import Outcome, TokenSource
+from app.core.llm.targets import Target
 from app.core.providers import (
     AuthError,
     ConnectFailedError,
@@ -60,7 +60,7 @@ def _backend_error(ctx: AppContext, fault: FaultServer, *replies: Reply) -> Prov
 
 
 def _request():  # type: ignore[no-untyped-def]
-    from app.core.chat.backend import ChatMessage, GenerationRequest, Sampling
+    from app.core.llm.contract import ChatMessage, GenerationRequest, Sampling
 
     return GenerationRequest((ChatMessage("user", "hi"),), Sampling(max_tokens=16), "smollm2")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.targets import Target
+from app.core.llm.targets import Target
 from app.core.providers import (
     AuthError,
     MissingKeyError,
@@ -123,6 +123,6 @@ def test_parse_offers_tolerates_odd_payloads() -> None:
 
 
 def _request():  # type: ignore[no-untyped-def]
-    from app.core.chat.backend import ChatMessage, GenerationRequest, Sampling
+    from app.core.llm.contract import ChatMessage, GenerationRequest, Sampling
 
     return GenerationRequest((ChatMessage("user", "hi"),), Sampling(max_tokens=16), MODEL)

@@ -12,8 +12,8 @@ import pytest
 from keyring.backends import fail
 
 from app.core.chat.service import LocalOnlyError
-from app.core.chat.targets import Target
 from app.core.foundation.settings import OFFLINE_MODE
+from app.core.llm.targets import Target
 from app.core.providers import (
     KeyScopeError,
     MissingKeyError,
@@ -180,7 +180,7 @@ def test_target_options_group_providers_and_say_why(ctx: AppContext, fault: Faul
 
 
 def _request():  # type: ignore[no-untyped-def]
-    from app.core.chat.backend import ChatMessage, GenerationRequest, Sampling
+    from app.core.llm.contract import ChatMessage, GenerationRequest, Sampling
 
     return GenerationRequest((ChatMessage("user", "hi"),), Sampling(max_tokens=16), "smollm2")
 

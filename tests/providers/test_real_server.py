@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import Outcome, TokenSource
 from app.core.chat.export import conversation_to_json, conversation_to_markdown
-from app.core.chat.targets import LOCAL, Target
+from app.core.llm.contract import Outcome, TokenSource
+from app.core.llm.targets import LOCAL, Target
 from app.core.providers import AuthError
 from tests.providers.support import (
     KEY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import app.core.providers as providers
-from app.core.chat.backend import ChatMessage
+from app.core.llm.contract import ChatMessage
 from app.core.providers import (
     MalformedStreamError,
     ProviderConfig,

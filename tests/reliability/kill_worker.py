@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
         return
     ctx = AppContext.open(root)
     if scenario == "ledger":
-        from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
+        from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
 
         result = GenerationResult(
             text="", outcome=Outcome.DONE, usage=Usage(120, 80, TokenSource.COUNTED),

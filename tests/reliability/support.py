@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
+from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
 from tests.helpers.starter import REPO
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.backend import Outcome
-from app.core.chat.targets import Target
 from app.core.foundation.errors import ParleyError
+from app.core.llm.contract import Outcome
+from app.core.llm.targets import Target
 from tests.helpers.fault_server import (
     DONE,
     DROP,

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from app.core.chat.targets import Target
 from app.core.foundation import backups
+from app.core.llm.targets import Target
 from tests.helpers.fault_server import FaultServer, Reply, answer, delta, event, pause
 from tests.helpers.starter import REPO
 from tests.providers.support import add_provider, run_cli, send

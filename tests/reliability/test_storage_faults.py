@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
 from app.core.context import AppContext
 from app.core.foundation import backups
 from app.core.foundation.db_errors import CorruptDatabaseError, DiskFullError, NewerSchemaError
 from app.core.foundation.errors import DataDirError
 from app.core.foundation.storage import SCHEMA_VERSION
+from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
 from app.core.local import hub
 from app.core.local.downloads import transfer
 from app.core.local.downloads.transfer import DiskSpaceError, download_file, partial_path

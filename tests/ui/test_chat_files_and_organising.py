@@ -12,7 +12,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.core.chat.backend import Sampling
+from app.core.llm.contract import Sampling
 from app.core.local.catalog import STARTER_NAME
 from app.core.local.model_controls import ModelControls
 from tests.helpers.files import write_png

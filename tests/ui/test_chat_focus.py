@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.chat.backend import Sampling
+from app.core.llm.contract import Sampling
 from app.ui.main_window import MainWindow
 from app.workers import WorkerPool
 

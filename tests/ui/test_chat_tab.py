@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.chat.backend import Outcome, Sampling
 from app.core.context import AppContext
+from app.core.llm.contract import Outcome, Sampling
 from app.ui.chat import ChatTab
 from app.ui.main_window import MainWindow
 

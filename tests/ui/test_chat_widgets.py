@@ -11,10 +11,10 @@ from PySide6.QtGui import QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionComboBox
 
 from app.core.billing.errors import BudgetExceededError
-from app.core.chat.backend import GenerationResult, Outcome, Sampling, TokenSource, Usage
 from app.core.chat.conversations import Message
 from app.core.chat.projects import ProjectStore
-from app.core.chat.targets import Target, TargetOption
+from app.core.llm.contract import GenerationResult, Outcome, Sampling, TokenSource, Usage
+from app.core.llm.targets import Target, TargetOption
 from app.ui.chat import ChatTab
 from app.ui.chat.message_view import FIRST_SCREEN, PAGE, RENDER_INTERVAL_MS, WINDOW
 from app.ui.chat.target_picker import TargetPicker

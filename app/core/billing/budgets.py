@@ -43,14 +43,29 @@ class Budget:
         what = "overall" if self.scope == "all" else f"{self.scope} {self.name}"
         return f"{PERIOD_WORDS[self.period]} {what} budget ({self.currency} {self.amount:.2f})"
 
-    def applies_to(self, provider: str, project: str | None) -> bool:
+    def applies_to(self, backend: str, provider: str, project: str | None) -> bool:
+        """Whether a request to `backend` (the provider's name as the user gave it), paid to
+        `provider` (the ledger's column: a host for OpenAI-compatible kinds), for `project`
+        counts against this budget. A provider budget names either."""
         match self.scope:
             case "all":
                 return True
             case "provider":
-                return provider.lower() == self.name.lower()
+                return self.name.lower() in (backend.lower(), provider.lower())
             case _:
                 return project is not None and project == self.name
+
+    def scope_sql(self) -> tuple[str, list[object]]:
+        """The SQL condition (and its parameters) selecting the rows this budget covers from
+        a table with `backend`, `provider` and `project` columns."""
+        match self.scope:
+            case "provider":
+                return ("(provider = ? COLLATE NOCASE OR backend = ? COLLATE NOCASE)",
+                        [self.name, self.name])  # fmt: skip
+            case "project":
+                return "project = ?", [self.name]
+            case _:
+                return "1", []
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,18 +165,11 @@ class BudgetBook:
 
     def status(self, budget: Budget, now: float, rates: Rates | None = None) -> BudgetStatus:
         rates = rates or load_rates(Settings(self.db))
-        where = "day >= ?"
-        params: list[object] = [first_day(budget.period, now)]
-        if budget.scope == "provider":
-            where += " AND provider = ? COLLATE NOCASE"
-            params.append(budget.name)
-        elif budget.scope == "project":
-            where += " AND project = ?"
-            params.append(budget.name)
+        scope, params = budget.scope_sql()
         rows = self.db.query(
             f"SELECT currency, SUM(cost), SUM(requests), SUM(unpriced) FROM usage_daily "
-            f"WHERE {where} GROUP BY currency",
-            params,
+            f"WHERE day >= ? AND {scope} GROUP BY currency",
+            [first_day(budget.period, now), *params],
         )
         spent, other, unpriced = 0.0, 0, 0
         for currency, cost, requests, no_price in rows:
@@ -173,6 +181,21 @@ class BudgetBook:
                 spent += float(cost) * factor
         return BudgetStatus(budget, spent, period_start(budget.period, now), other, unpriced)
 
+    def reserved(self, budget: Budget, rates: Rates) -> float:
+        """What requests running now (in any process) may still spend against `budget`, in
+        its currency: the sum of their reservations (`Ledger.reserve`)."""
+        scope, params = budget.scope_sql()
+        rows = self.db.query(
+            f"SELECT currency, SUM(amount) FROM reservations WHERE amount IS NOT NULL "
+            f"AND {scope} GROUP BY currency",
+            params,
+        )
+        held = 0.0
+        for currency, amount in rows:
+            factor = rates.factor(currency or None, budget.currency)
+            held += float(amount) * (factor if factor is not None else 0.0)
+        return held
+
     def statuses(self, now: float) -> list[BudgetStatus]:
         rates = load_rates(Settings(self.db))
         return [self.status(b, now, rates) for b in self.all()]
@@ -180,6 +203,7 @@ class BudgetBook:
     def check(
         self,
         *,
+        backend: str,
         provider: str,
         project: str | None,
         is_cloud: bool,
@@ -187,35 +211,38 @@ class BudgetBook:
         currency: str | None,
         now: float,
         basis: str = "priced",
+        model: str = "",
         rates: Rates | None = None,
     ) -> list[str]:
         """Warnings for this request; raises `BudgetExceededError` if a hard budget refuses it.
 
         `worst_case` (in `currency`) is `Ledger.quote()`'s figure: the prompt
-        and max_tokens of answer. None means nothing prices it in advance."""
+        and max_tokens of answer. None means nothing prices it in advance: a hard
+        budget then refuses a cloud request (it could not cap it), except one billed
+        by the hour, which it warns about. What running requests have reserved counts
+        as spent. Call it inside the transaction that records the reservation."""
         rates = rates or load_rates(Settings(self.db))
         warnings: list[str] = []
         for budget in self.all():
-            if not budget.applies_to(provider, project):
+            if not budget.applies_to(backend, provider, project):
                 continue
-            status = self.status(budget, now, rates)
+            spent = self.status(budget, now, rates).spent + self.reserved(budget, rates)
             factor = rates.factor(currency, budget.currency) if worst_case is not None else None
             if worst_case is None or factor is None:
                 if is_cloud and budget.hard:
-                    reason = {"hourly": "is billed by the hour"}.get(
-                        basis, "has no known price" if worst_case is None else
-                        f"is priced in {currency}, which has no exchange rate")  # fmt: skip
+                    if basis != "hourly":
+                        raise _cannot_cap(budget, backend, model, currency, worst_case)
                     warnings.append(
-                        f"This request {reason}, so the {budget.label} can't cap it in advance. "
-                        f"Set a price with `parley prices set`."
+                        f"This request is billed by the hour, so the {budget.label} can't cap "
+                        "it in advance."
                     )
                 extra = 0.0
             else:
                 extra = worst_case * factor
-            projected = status.spent + extra
+            projected = spent + extra
             if is_cloud and budget.hard and extra > 0 and projected > budget.amount:
                 raise BudgetExceededError(
-                    f"{BudgetExceededError.PREFIX}{budget.label}: {status.spent:.4f} spent, "
+                    f"{BudgetExceededError.PREFIX}{budget.label}: {spent:.4f} spent, "
                     f"this request could cost up to {extra:.4f}. Nothing was sent.",
                     "Raise the budget (`parley budget set`) or use a local model.",
                     budget.label,
@@ -227,6 +254,24 @@ class BudgetBook:
                     f"({budget.currency} {projected:.4f}) with this request."
                 )
         return warnings
+
+
+def _cannot_cap(
+    budget: Budget, backend: str, model: str, currency: str | None, worst_case: float | None
+) -> BudgetExceededError:
+    if worst_case is None:
+        why = "this request has no known price"
+        hint = (f"Set its price with `parley prices set {backend} {model or 'MODEL'} "
+                "--input X --output Y` (per million tokens), or use a local model.")  # fmt: skip
+    else:
+        why = f"this request is priced in {currency}, which has no exchange rate"
+        hint = f"Set one with `parley prices rate {currency} RATE`, or use a local model."
+    return BudgetExceededError(
+        f"{BudgetExceededError.PREFIX}{budget.label}: {why}, so the budget can't cap it. "
+        "Nothing was sent.",
+        hint,
+        budget.label,
+    )
 
 
 def _from_row(r: Any) -> Budget:

@@ -4,12 +4,14 @@ The user gives a provider an hourly rate (`parley prices hourly NAME --per-hour 
 --currency EUR`). Each request is billed its share of the server's time: every
 moment of the server's time is split equally among the requests running on it
 then, so two requests side by side each pay half of those seconds, and the
-shares of all requests add up to the time the server was busy.
+shares of all requests add up to the time the server was busy. Which requests ran
+when is read from the ledger and the reservations of running requests, so every
+process sharing the data folder agrees and a restart changes nothing.
 """
 
 from __future__ import annotations
 
-import threading
+import itertools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ from app.core.billing.errors import PriceError
 from app.core.billing.prices import validate_amount, validate_currency
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Iterable
 
     from app.core.foundation.settings import Settings
 
@@ -77,35 +79,21 @@ def remove_hourly(settings: Settings, backend: str) -> bool:
     return True
 
 
-class ShareMeter:
-    """Server seconds per request, split equally among the requests running at each moment."""
+def share_seconds(start: float, end: float, others: Iterable[tuple[float, float]]) -> float:
+    """This request's share, in seconds, of a server busy from `start` to `end` (seconds
+    since the epoch): each moment split equally among the requests running then.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._next = 0
-        self._shares: dict[str, dict[int, float]] = {}  # server -> token -> share seconds
-        self._since: dict[str, float] = {}
-
-    def _advance(self, server: str, now: float) -> None:
-        active = self._shares.setdefault(server, {})
-        if active:
-            each = (now - self._since.get(server, now)) / len(active)
-            for token in active:
-                active[token] += each
-        self._since[server] = now
-
-    def start(self, server: str) -> int:
-        with self._lock:
-            self._advance(server, self._clock())
-            self._next += 1
-            self._shares[server][self._next] = 0.0
-            return self._next
-
-    def stop(self, server: str, token: int) -> float | None:
-        """This request's share in seconds; None if it was never started here."""
-        with self._lock:
-            if token not in self._shares.get(server, {}):
-                return None
-            self._advance(server, self._clock())
-            return self._shares[server].pop(token)
+    `others` are the other requests' (start, end) on the same server, from the ledger
+    (finished ones) and its reservations (running ones, which end at `end` as far as this
+    request knows). Nothing lives in memory, so a restart changes no bill.
+    """
+    if end <= start:
+        return 0.0
+    overlapping = [(max(s, start), min(e, end)) for s, e in others if s < end and e > start]
+    edges = sorted({start, end, *(t for pair in overlapping for t in pair)})
+    share = 0.0
+    for a, b in itertools.pairwise(edges):
+        mid = (a + b) / 2
+        running = 1 + sum(1 for s, e in overlapping if s <= mid < e)
+        share += (b - a) / running
+    return share

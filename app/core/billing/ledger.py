@@ -3,6 +3,13 @@
 Each row carries its cost, computed when the request ends from the price (or
 the electricity, or the server's hourly rate) of that moment, and the price it
 used with its source and date, so a later price change never rewrites it.
+
+Budgets hold under concurrency: `reserve()` checks every budget that applies and
+records the most the request can cost in one SQLite `BEGIN IMMEDIATE`
+transaction, which every thread and every process sharing the data folder (the
+window, the CLI, `parley serve`) takes in turn; `settle()` turns the reservation
+into the usage row in one transaction, `release()` drops it. Reservations of a
+process that died are reaped by the next `reserve()`.
 """
 
 from __future__ import annotations
@@ -27,17 +34,19 @@ from app.core.billing.costs import (
 )
 from app.core.billing.currency import load_rates
 from app.core.billing.energy import EnergyMonitor, EnergyReading
-from app.core.billing.hourly import ShareMeter, load_hourly
+from app.core.billing.hourly import load_hourly, share_seconds
 from app.core.billing.prices import Price, PriceBook
 from app.core.billing.resolve import PriceQuery, PriceResolver
-from app.core.chat.backend import tokens_per_second
+from app.core.foundation.processes import this_process, writer_alive
 from app.core.foundation.settings import Settings
+from app.core.llm.contract import tokens_per_second
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Callable
 
-    from app.core.chat.backend import GenerationResult
     from app.core.foundation.storage import Database
+    from app.core.llm.contract import GenerationResult
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +107,24 @@ class Quote:
     price: Price | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A running request's hold on the budgets, from `Ledger.reserve` to `settle`/`release`.
+
+    `amount` (in `currency`) is the most it can cost; None when nothing prices it in
+    advance (local, hourly, or no price where no hard budget applies)."""
+
+    id: int
+    started_at: float  # seconds since the epoch
+    backend: str
+    provider: str
+    project: str | None
+    amount: float | None
+    currency: str | None
+    warnings: tuple[str, ...] = ()
+    energy: EnergyReading | None = None  # local requests: the meters at the start
+
+
 def local_day(ts: float) -> int:
     """The local calendar day of `ts` (DST included), as days since 1970-01-01."""
     return (dt.date.fromtimestamp(ts) - EPOCH).days
@@ -124,7 +151,7 @@ class Ledger:
         *,
         monitor: EnergyMonitor | None = None,
         prices: PriceBook | None = None,
-        shares: ShareMeter | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
         self.settings = Settings(db)
@@ -132,16 +159,14 @@ class Ledger:
         self.resolver = PriceResolver(self.prices)
         self.budgets = BudgetBook(db)
         self.monitor = monitor or EnergyMonitor()
-        self.shares = shares or ShareMeter()
+        self.clock = clock  # seconds since the epoch: reservations and hourly shares
         self.on_budget_warning: Callable[[str], None] = _stderr_warning
-        self._energy_lock = threading.Lock()
-        self._energy_start: dict[int | None, EnergyReading] = {}
-        self._share_tokens: dict[tuple[int, str], int] = {}
+        self._override_lock = threading.Lock()
         self._override_once = False
 
     def override_budget_once(self) -> None:
         """The user's one-click override: the next request is not refused by a hard budget."""
-        with self._energy_lock:
+        with self._override_lock:
             self._override_once = True
 
     def price_for(
@@ -171,10 +196,9 @@ class Ledger:
         return Quote(price.cost(prompt_tokens, max_tokens), price.currency, prompt_tokens,
                      token_source, max_tokens, str(CostSource.PRICED), price)  # fmt: skip
 
-    def preflight(
+    def reserve(
         self,
         *,
-        conversation_id: int | None,
         backend: str,
         provider: str,
         model: str,
@@ -182,58 +206,142 @@ class Ledger:
         prompt_tokens: int,
         token_source: str,
         max_tokens: int,
-        now: float | None = None,
-    ) -> list[str]:
-        """Before a request is sent: check budgets (may raise) and start the meters.
+        is_local: bool = False,
+    ) -> Reservation:
+        """Before a request is sent: check every budget that applies and hold the most it
+        can cost, atomically across threads and processes.
 
-        `model` is the id as it will be sent; the budget check uses `quote()`'s
-        figure, the same one the window shows under the message box.
+        `model` is the id as it will be sent; the figure held is `quote()`'s, the one the
+        window shows under the message box. Raises `BudgetExceededError` when a hard
+        budget refuses the request (nothing is held then). Budget warnings go to
+        `on_budget_warning` and come back in `Reservation.warnings`. Every reservation
+        must end in `settle()` or `release()`.
         """
         quote = self.quote(backend=backend, provider=provider, model=model,
                            prompt_tokens=prompt_tokens, token_source=token_source,
                            max_tokens=max_tokens)  # fmt: skip
-        is_cloud = backend != LOCAL_BACKEND
-        with self._energy_lock:
+        is_cloud = not is_local and backend != LOCAL_BACKEND
+        with self._override_lock:
             override, self._override_once = self._override_once, False
-        warnings = self.budgets.check(
-            provider=provider, project=project, is_cloud=is_cloud and not override,
-            worst_case=quote.amount, currency=quote.currency, basis=quote.basis,
-            rates=load_rates(self.settings), now=time.time() if now is None else now,
-        )  # fmt: skip
+        rates = load_rates(self.settings)
+        pid, pid_started = this_process()
+        now = self.clock()
+        with self.db.transaction() as conn:
+            self._reap_dead(conn)
+            warnings = self.budgets.check(
+                backend=backend, provider=provider, project=project,
+                is_cloud=is_cloud and not override, worst_case=quote.amount,
+                currency=quote.currency, basis=quote.basis, model=model, rates=rates, now=now,
+            )  # fmt: skip
+            held = quote.amount if is_cloud else None
+            cur = conn.execute(
+                "INSERT INTO reservations (started_at, pid, pid_started, backend, provider, "
+                "project, amount, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, pid, pid_started, backend, provider, project, held, quote.currency),
+            )
         for message in warnings:
             self.on_budget_warning(message)
-        if not is_cloud:
-            reading = self.monitor.start()
-            with self._energy_lock:
-                self._energy_start[conversation_id] = reading
-        elif quote.basis == CostSource.HOURLY:
-            token = self.shares.start(backend)
-            with self._energy_lock:
-                self._share_tokens[(threading.get_ident(), backend)] = token
-        return warnings
+        energy = None if is_cloud else self.monitor.start()
+        return Reservation(int(cur.lastrowid or 0), now, backend, provider, project, held,
+                           quote.currency, tuple(warnings), energy)  # fmt: skip
 
-    def costing(self, result: GenerationResult, conversation_id: int | None = None) -> Costing:
+    def release(self, reservation: Reservation) -> None:
+        """Drop a reservation whose request never ran (refused later, or nothing was sent)."""
+        self.db.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+
+    def settle(
+        self,
+        reservation: Reservation,
+        result: GenerationResult,
+        *,
+        conversation_id: int | None,
+        message_id: int | None,
+        project: str | None = None,
+        tag: str | None = None,
+        client: str | None = None,
+    ) -> int:
+        """The request ended: write its usage row at its real cost and drop its reservation,
+        in one transaction. Returns the row's id."""
+        end = self.clock()
+        costing = self._costing_guarded(result, reservation.energy, (reservation.started_at, end),
+                                        reservation.id)  # fmt: skip
+        with self.db.transaction() as conn:
+            row_id = self._insert(conn, result, costing, end, conversation_id=conversation_id,
+                                  message_id=message_id, project=project, tag=tag,
+                                  client=client)  # fmt: skip
+            conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+        return row_id
+
+    @staticmethod
+    def _reap_dead(conn: sqlite3.Connection) -> None:
+        """Reservations of processes that died before settling (a crash, `kill -9`)."""
+        mine = this_process()[0]
+        for row in conn.execute(
+            "SELECT DISTINCT pid, pid_started FROM reservations WHERE pid != ?", (mine,)
+        ).fetchall():
+            if not writer_alive(row[0], row[1]):
+                conn.execute("DELETE FROM reservations WHERE pid = ?", (row[0],))
+
+    def costing(
+        self,
+        result: GenerationResult,
+        energy: EnergyReading | None = None,
+        interval: tuple[float, float] | None = None,
+        reservation_id: int | None = None,
+    ) -> Costing:
+        """What `result` cost. `energy` is the meters' reading at the start (local);
+        `interval` the request's (start, end) in seconds since the epoch, which an hourly
+        server's share is computed over (by default: its duration, ending now)."""
         usage = result.usage
         if result.backend != LOCAL_BACKEND:
             rate = load_hourly(self.settings).get(result.backend)
             if rate is not None:
-                with self._energy_lock:
-                    token = self._share_tokens.pop((threading.get_ident(), result.backend), None)
-                share = self.shares.stop(result.backend, token) if token is not None else None
-                return hourly_costing(rate, result.duration_s if share is None else share)
+                if interval is None:
+                    end = self.clock()
+                    interval = (end - result.duration_s, end)
+                return hourly_costing(rate, self._hourly_share(result.backend, interval,
+                                                               reservation_id))  # fmt: skip
             price = self.price_for(result.backend, result.provider,
                                    result.requested_model or result.model, result.model)
             return cloud_costing(price, usage.prompt_tokens, usage.completion_tokens,
                                  result.reported_cost)  # fmt: skip
-        with self._energy_lock:
-            start = self._energy_start.pop(conversation_id, None)
-        measured = self.monitor.measured_wh(start) if start is not None else None
+        measured = self.monitor.measured_wh(energy) if energy is not None else None
         conf = load_local_settings(self.settings)
         compare = self.prices.lookup(conf.compare_provider, conf.compare_model)
         return local_costing(
             conf, result.duration_s, measured, compare, usage.prompt_tokens,
             usage.completion_tokens, load_rates(self.settings),
         )  # fmt: skip
+
+    def _hourly_share(
+        self, backend: str, interval: tuple[float, float], reservation_id: int | None
+    ) -> float:
+        """Seconds of `backend`'s time this request is billed: the other requests that ran
+        beside it come from the ledger (finished) and the reservations (still running)."""
+        start, end = interval
+        finished = self.db.query(
+            "SELECT created_at - duration_s, created_at FROM usage WHERE backend = ? "
+            "AND cost_source = 'hourly' AND created_at > ? AND created_at - duration_s < ?",
+            (backend, start, end),
+        )
+        running = self.db.query(
+            "SELECT started_at FROM reservations WHERE backend = ? AND id IS NOT ? "
+            "AND started_at < ?",
+            (backend, reservation_id, end),
+        )
+        others = [(float(r[0]), float(r[1])) for r in finished]
+        others += [(float(r[0]), end) for r in running]
+        return share_seconds(start, end, others)
+
+    def _costing_guarded(
+        self, result: GenerationResult, energy: EnergyReading | None,
+        interval: tuple[float, float] | None, reservation_id: int | None,
+    ) -> Costing:  # fmt: skip
+        try:
+            return self.costing(result, energy, interval, reservation_id)
+        except Exception:  # billing must never lose the row: record it unpriced
+            logger.exception("costing failed for %s/%s", result.provider, result.model)
+            return cloud_costing(None, 0, 0)
 
     def record(
         self,
@@ -246,14 +354,23 @@ class Ledger:
         created_at: float | None = None,
         client: str | None = None,
     ) -> int:
-        try:
-            c = self.costing(result, conversation_id)
-        except Exception:  # billing must never lose the row: record it unpriced
-            logger.exception("costing failed for %s/%s", result.provider, result.model)
-            c = cloud_costing(None, 0, 0)
-        when = time.time() if created_at is None else created_at
+        """Write a row for a request that held no reservation (one recovered after a crash,
+        an import); returns its id."""
+        when = self.clock() if created_at is None else created_at
+        costing = self._costing_guarded(result, None, (when - result.duration_s, when), None)
+        with self.db.transaction() as conn:
+            return self._insert(conn, result, costing, when, conversation_id=conversation_id,
+                                message_id=message_id, project=project, tag=tag,
+                                client=client)  # fmt: skip
+
+    @staticmethod
+    def _insert(
+        conn: sqlite3.Connection, result: GenerationResult, c: Costing, when: float, *,
+        conversation_id: int | None, message_id: int | None, project: str | None,
+        tag: str | None, client: str | None,
+    ) -> int:  # fmt: skip
         requested = result.requested_model
-        cur = self.db.execute(
+        cur = conn.execute(
             "INSERT INTO usage (created_at, conversation_id, message_id, backend, provider, "
             "model, prompt_tokens, completion_tokens, token_source, ttft_s, duration_s, outcome, "
             "request_id, project, tag, cost, currency, cost_source, price_input, price_output, "

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from app.core.chat.backend import ImageInput
-from app.core.chat.token_estimate import estimate_tokens
 from app.core.foundation.errors import ParleyError
+from app.core.llm.contract import ImageInput
+from app.core.llm.token_estimate import estimate_tokens
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

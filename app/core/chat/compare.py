@@ -8,7 +8,6 @@ column becomes a ledger row tagged `compare`, billed like any other request.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import threading
@@ -17,7 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.core.chat.backend import (
+from app.core.chat.prompt import prompt_messages
+from app.core.exchange import Origin
+from app.core.foundation.errors import NotFoundError, ParleyError
+from app.core.llm.contract import (
     ChatMessage,
     GenerationRequest,
     GenerationResult,
@@ -25,18 +27,13 @@ from app.core.chat.backend import (
     Sampling,
     TokenSource,
     Usage,
-    sent_model,
     tokens_per_second,
 )
-from app.core.chat.metering import check_budgets, spent_result
-from app.core.chat.prompt import prompt_messages
-from app.core.chat.targets import LOCAL, Target
-from app.core.foundation.errors import NotFoundError, ParleyError
+from app.core.llm.targets import Target
 
 if TYPE_CHECKING:
-    from app.core.billing.ledger import Ledger
     from app.core.chat.conversations import ConversationStore
-    from app.core.chat.service import BackendRegistry
+    from app.core.exchange import Exchanges, Settled
     from app.core.foundation.storage import Database
 
 logger = logging.getLogger(__name__)
@@ -186,9 +183,8 @@ def _column(row: Any) -> Column:
 class CompareRunner:
     """Runs a comparison; callbacks arrive on the columns' threads."""
 
-    def __init__(self, backends: BackendRegistry, ledger: Ledger, store: ComparisonStore) -> None:
-        self.backends = backends
-        self.ledger = ledger
+    def __init__(self, exchanges: Exchanges, store: ComparisonStore) -> None:
+        self.exchanges = exchanges
         self.store = store
 
     def run(
@@ -207,10 +203,8 @@ class CompareRunner:
         if not MIN_TARGETS <= len(targets) <= MAX_TARGETS:
             raise ParleyError(f"Compare takes {MIN_TARGETS} to {MAX_TARGETS} targets.")
         sampling = (sampling or Sampling()).validated()
-        for target in targets:  # unknown names fail before anything runs
-            backend = self.backends.get(target.backend)
-            if (prepare := getattr(backend, "prepare", None)) is not None:
-                prepare(target.model)
+        for target in targets:  # unknown names, missing keys fail before anything runs
+            self.exchanges.check(target, Origin(tag=COMPARE_TAG))
         cancels = list(cancels or [threading.Event() for _ in targets])
         messages = prompt_messages(system_prompt, [ChatMessage("user", prompt)])
         request_for = {t: GenerationRequest(messages, sampling, t.model) for t in targets}
@@ -224,8 +218,9 @@ class CompareRunner:
             self.store.save_column(comparison_id, col)
             status(i, col.outcome)
 
-        local = [i for i, t in enumerate(targets) if t.backend == LOCAL]
-        cloud = [i for i, t in enumerate(targets) if t.backend != LOCAL]
+        on_device = {t.backend for t in targets if self.exchanges.backend(t.backend).is_local}
+        local = [i for i, t in enumerate(targets) if t.backend in on_device]
+        cloud = [i for i, t in enumerate(targets) if t.backend not in on_device]
         for i in local:
             status(i, WAITING)
 
@@ -246,43 +241,36 @@ class CompareRunner:
         self, i: int, target: Target, request: GenerationRequest, cancel: threading.Event,
         on_delta: DeltaFn,
     ) -> Column:  # fmt: skip
-        backend = self.backends.get(target.backend)
-        sent = sent_model(backend, target.model)
-        parts: list[str] = []
-        started = time.monotonic()
-        try:
-            # Budgets (a hard one refuses this column, nothing sent) and energy meters; the
-            # same price resolution and prompt count as a chat turn.
-            check_budgets(self.ledger, backend, target, request.messages,
-                          request.sampling.max_tokens, project=None,
-                          conversation_id=None)  # fmt: skip
-            stream = backend.stream(request, cancel)
-            while True:
-                try:
-                    piece = next(stream)
-                except StopIteration as stop:
-                    result: GenerationResult = stop.value
-                    break
-                parts.append(piece)
-                on_delta(i, piece)
-        except Exception as exc:  # one column's failure must not disturb the others
-            message = str(exc) if isinstance(exc, ParleyError) else "Something went wrong."
-            if not isinstance(exc, ParleyError):
-                logger.exception("compare column %s failed", target)
-            # Bill what it sent and wrote, like a failed chat answer (not the chunk count).
-            result = spent_result(backend, target, request.messages, parts, started, message)
-        if result.requested_model is None:
-            result = dataclasses.replace(result, requested_model=sent)
-        usage_id = self.ledger.record(result, conversation_id=None, message_id=None,
-                                      tag=COMPARE_TAG)  # fmt: skip
+        settled = self._settled(i, target, request, cancel, on_delta)
+        result = settled.result
         return Column(
             position=i, target=target, text=result.text, outcome=str(result.outcome),
             error=result.error, model=result.model, provider=result.provider,
             prompt_tokens=result.usage.prompt_tokens,
             completion_tokens=result.usage.completion_tokens,
             token_source=str(result.usage.source), ttft_s=result.ttft_s,
-            duration_s=result.duration_s, usage_id=usage_id,
+            duration_s=result.duration_s, usage_id=settled.usage_id,
         )  # fmt: skip
+
+    def _settled(
+        self, i: int, target: Target, request: GenerationRequest, cancel: threading.Event,
+        on_delta: DeltaFn,
+    ) -> Settled:  # fmt: skip
+        """One column's request through the one exchange; a failure (a hard budget refuses
+        it, nothing sent) stays in its column and never disturbs the others."""
+        origin = Origin(tag=COMPARE_TAG)
+        try:
+            exchange = self.exchanges.open(target, request, origin, cancel)
+        except ParleyError as exc:
+            return self.exchanges.refused(target, request, origin, exc)
+        except Exception:  # one column's failure must not disturb the others
+            logger.exception("compare column %s failed", target)
+            return self.exchanges.refused(target, request, origin,
+                                          ParleyError("Something went wrong."))  # fmt: skip
+        for piece in exchange.deltas():
+            on_delta(i, piece)
+        assert exchange.settled is not None
+        return exchange.settled
 
 
 def continue_as_conversation(

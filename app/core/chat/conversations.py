@@ -17,16 +17,17 @@ from dataclasses import replace as dataclasses_replace
 from typing import TYPE_CHECKING, Any
 
 from app.core.chat.attachments import Attachment
-from app.core.chat.backend import (
+from app.core.chat.prompt import prompt_messages
+from app.core.foundation.errors import NotFoundError
+from app.core.foundation.processes import process_started, writer_alive
+from app.core.foundation.text_fold import fold
+from app.core.llm.contract import (
     ChatMessage,
     GenerationResult,
     Outcome,
     Sampling,
     tokens_per_second,
 )
-from app.core.chat.prompt import prompt_messages
-from app.core.foundation.errors import NotFoundError
-from app.core.foundation.text_fold import fold
 
 if TYPE_CHECKING:
     import builtins
@@ -575,37 +576,3 @@ def fts_query(text: str) -> str:
     typed stay plain text.
     """
     return " ".join(f'"{word}"*' for word in _WORD.findall(fold(text)))
-
-
-# Start times come from the OS clock at a resolution of 1/100 s on Linux, and psutil
-# derives them from the boot time, which it reads to the second.
-_START_TOLERANCE_S = 1.0
-
-
-def process_started(pid: int) -> float | None:
-    """When process `pid` started (seconds since the epoch), None when it can't be read."""
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return None
-
-
-def writer_alive(pid: int, started: float | None) -> bool:
-    """Whether process `pid` still runs and is the one that started at `started`.
-
-    psutil only asks the OS (on Windows `os.kill(pid, 0)` would terminate the
-    process); a pid now used by another program, or a zombie, is not the writer.
-    """
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        if started is not None and abs(proc.create_time() - started) > _START_TOLERANCE_S:
-            return False
-    except psutil.Error:  # gone, or another user's: not a Parley of this user
-        return False
-    return True

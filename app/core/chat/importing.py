@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.chat.attachments import IMAGE_TYPES, Attachment
-from app.core.chat.backend import Outcome, Sampling
 from app.core.chat.conversations import Message, attachment_from_dict, title_from
 from app.core.chat.export import FORMAT
 from app.core.foundation.errors import ParleyError
+from app.core.llm.contract import Outcome, Sampling
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -33,15 +33,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from app.core.chat.attachments import images_of, message_content
-from app.core.chat.backend import ChatMessage
+from app.core.llm.contract import ChatMessage
+from app.core.llm.messages import ASSISTANT, JOIN, SYSTEM, USER, fold_system, without_oldest_parts
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable
 
-    from app.core.chat.backend import ImageInput
+    from app.core.llm.contract import ImageInput
 
-JOIN = "\n\n"  # between joined turns, and between a folded system prompt and the first turn
-USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
+__all__ = ["ASSISTANT", "JOIN", "SYSTEM", "USER", "fold_system", "prompt_messages",
+           "without_oldest_parts"]
 
 
 class Turn(Protocol):
@@ -71,28 +72,6 @@ def prompt_messages(system_prompt: str, turns: Iterable[Turn]) -> tuple[ChatMess
             joined.append(ChatMessage(turn.role, content, (content,), images))
     system = [ChatMessage(SYSTEM, system_prompt)] if system_prompt.strip() else []
     return (*system, *joined)
-
-
-def without_oldest_parts(message: ChatMessage, dropped: int) -> ChatMessage:
-    """A joined turn without its `dropped` oldest parts (at least one part stays)."""
-    parts = message.parts[min(dropped, len(message.parts) - 1) :]
-    return ChatMessage(message.role, JOIN.join(parts), parts, message.images)
-
-
-def fold_system(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:
-    """The system prompt moved into the head of the first user turn (for templates that
-    refuse a system message). Messages without a leading system prompt come back as-is."""
-    if not messages or messages[0].role != SYSTEM:
-        return tuple(messages)
-    system, rest = messages[0], list(messages[1:])
-    if rest and rest[0].role == USER:
-        first = rest[0]
-        rest[0] = ChatMessage(
-            USER, system.content + JOIN + first.content, first.parts, first.images
-        )
-    else:
-        rest.insert(0, ChatMessage(USER, system.content))
-    return tuple(rest)
 
 
 def _joined(

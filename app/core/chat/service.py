@@ -3,7 +3,9 @@
 The same generator serves the CLI, the GUI's worker and the tests. The
 assistant message exists in the store from the first moment with outcome
 `streaming` and is checkpointed at least once a second, so a crash or
-`kill -9` leaves the question and the partial answer behind.
+`kill -9` leaves the question and the partial answer behind. The request
+itself (policy, budget reservation, stream, ledger row) is one
+`app.core.exchange.Exchange`, as for every other path.
 """
 
 from __future__ import annotations
@@ -15,24 +17,21 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.chat import metering
-from app.core.chat.backend import (
-    Backend,
+from app.core.chat.projects import ProjectStore
+from app.core.chat.prompt import prompt_messages
+from app.core.exchange import LocalOnlyError, Origin, quote
+from app.core.foundation.errors import ParleyError
+from app.core.llm.contract import (
     ChatMessage,
     GenerationRequest,
     GenerationResult,
     Outcome,
-    RequestContext,
     Sampling,
     TokenSource,
-    sent_model,
 )
-from app.core.chat.projects import ProjectStore
-from app.core.chat.prompt import prompt_messages
-from app.core.chat.targets import AUTO, LOCAL
-from app.core.chat.token_count import count_prompt, spent_usage
-from app.core.chat.vision import NO_IMAGES_HINT
-from app.core.foundation.errors import ParleyError, UnknownTargetError
+from app.core.llm.targets import LOCAL
+from app.core.llm.token_count import count_prompt, spent_usage
+from app.core.llm.vision import NO_IMAGES_HINT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
@@ -41,13 +40,15 @@ if TYPE_CHECKING:
     from app.core.billing.ledger import Ledger, Quote
     from app.core.chat.attachments import Attachment
     from app.core.chat.conversations import ConversationStore, Message
-    from app.core.chat.targets import Target
+    from app.core.exchange import Exchange, Exchanges
+    from app.core.llm.registry import BackendRegistry
+    from app.core.llm.targets import Target
+
+__all__ = ["ChatService", "ContextUsage", "LocalOnlyError", "TurnResult"]
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_S = 1.0
-BUG_MESSAGE = "Something went wrong while writing this answer. The details are in Parley's log."
-
 
 # More characters per token than tokenizers average on real text (English prose runs
 # about 4 with Tekken and Llama's): history past this many characters per token of context
@@ -74,49 +75,19 @@ class TurnResult:
     result: GenerationResult
 
 
-class LocalOnlyError(ParleyError):
-    """A local-only conversation was about to go to a cloud backend."""
-
-
-class BackendRegistry:
-    """Backends by name. Factories run on first use, so a cloud SDK loads only when needed."""
-
-    def __init__(self) -> None:
-        self._factories: dict[str, Callable[[], Backend]] = {}
-        self._backends: dict[str, Backend] = {}
-
-    def register(self, name: str, factory: Callable[[], Backend]) -> None:
-        self._factories[name] = factory
-        self._backends.pop(name, None)
-
-    def names(self) -> list[str]:
-        return list(self._factories)
-
-    def get(self, name: str) -> Backend:
-        if name not in self._backends:
-            if name not in self._factories:
-                known = ", ".join(self._factories) or "none"
-                raise UnknownTargetError(
-                    f"There is no backend called '{name}'.", f"Known backends: {known}."
-                )
-            self._backends[name] = self._factories[name]()
-        return self._backends[name]
-
-    def loaded(self) -> list[Backend]:
-        return list(self._backends.values())
-
-
 class ChatService:
     def __init__(
         self,
         store: ConversationStore,
         ledger: Ledger,
         backends: BackendRegistry,
+        exchanges: Exchanges,
         checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
     ) -> None:
         self.store = store
         self.ledger = ledger
         self.backends = backends
+        self.exchanges = exchanges
         self.checkpoint_interval_s = checkpoint_interval_s
         self.projects = ProjectStore(store.db)
 
@@ -142,9 +113,7 @@ class ChatService:
         from app.core.chat.attachments import message_content
 
         messages = [*history, ChatMessage("user", message_content(text, attachments))]
-        return metering.quote(
-            self.ledger, self.backends.get(target.backend), target, messages, max_tokens
-        )
+        return quote(self.ledger, self.backends.get(target.backend), target, messages, max_tokens)
 
     def context_usage(
         self,
@@ -156,8 +125,8 @@ class ChatService:
         """Tokens of the history plus the draft against the target's context (the meter
         under the message box). Exact where the target's tokenizer is at hand (the loaded
         local model, Mistral's Tekken), else an estimate. Call it off the GUI thread."""
-        from app.core.chat.context_fit import prompt_budget
         from app.core.chat.conversations import Message
+        from app.core.llm.context_fit import prompt_budget
 
         sampling = Sampling()
         stored: list[Message] = []
@@ -174,8 +143,7 @@ class ChatService:
         turns = [*stored, draft] if text.strip() or attachments else stored
         messages = prompt_messages(system, turns)
         backend = self.backends.get(target.backend)
-        exact_count = getattr(backend, "count_prompt", None)
-        counted = exact_count(target.model, messages) if exact_count is not None else None
+        counted = backend.count_prompt(target.model, messages)
         if counted is not None:
             tokens, exact = int(counted), True
         else:
@@ -197,15 +165,11 @@ class ChatService:
     def _context_length(self, target: Target, sampling: Sampling) -> int:
         """The target's context length in tokens: the loaded local model's own, else the
         conversation's setting."""
-        context_of = getattr(self.backends.get(target.backend), "context_length", None)
-        if context_of is None:
-            return sampling.context_length
-        return int(context_of(target.model, sampling.context_length))
+        backend = self.backends.get(target.backend)
+        return backend.context_length(target.model, sampling.context_length)
 
     def accepts_images(self, target: Target) -> bool:
-        backend = self.backends.get(target.backend)
-        check = getattr(backend, "accepts_images", None)
-        return bool(check(target.model)) if check is not None else False
+        return self.backends.get(target.backend).accepts_images(target.model)
 
     def _no_images_reason(self, target: Target) -> str:
         if target.backend == LOCAL:
@@ -221,36 +185,38 @@ class ChatService:
         cancel: Event,
         *,
         attachments: tuple[Attachment, ...] = (),
+        on_load_progress: Callable[[str, float], None] | None = None,
     ) -> Generator[str, None, TurnResult]:
+        """Store the question and stream the answer; `on_load_progress(model, 0.0-1.0)`
+        hears of a local model load this turn causes, on the calling thread."""
         if not text.strip() and not attachments:
             raise ParleyError("The message is empty.", "Type something to send.")
-        self._check_local_only(conversation_id, target)
+        self._check(conversation_id, target)
         if any(a.is_image for a in attachments) and not self.accepts_images(target):
             raise ParleyError(
                 f"{target.model or target.backend} can't read images: "
                 f"{self._no_images_reason(target)}"
             )
-        backend = self._prepared(target)
         self.store.add_user_message(conversation_id, text, attachments)
-        return (yield from self._answer(conversation_id, backend, target, cancel))
+        return (yield from self._answer(conversation_id, target, cancel, on_load_progress))
 
     def regenerate(
-        self, conversation_id: int, target: Target, cancel: Event
-    ) -> Generator[str, None, TurnResult]:
-        self._check_local_only(conversation_id, target)
-        backend = self._prepared(target)
+        self, conversation_id: int, target: Target, cancel: Event, *,
+        on_load_progress: Callable[[str, float], None] | None = None,
+    ) -> Generator[str, None, TurnResult]:  # fmt: skip
+        self._check(conversation_id, target)
         self.store.drop_after_last_user_message(conversation_id)
-        return (yield from self._answer(conversation_id, backend, target, cancel))
+        return (yield from self._answer(conversation_id, target, cancel, on_load_progress))
 
     def resend_edited(
-        self, message_id: int, text: str, target: Target, cancel: Event
-    ) -> Generator[str, None, TurnResult]:
+        self, message_id: int, text: str, target: Target, cancel: Event, *,
+        on_load_progress: Callable[[str, float], None] | None = None,
+    ) -> Generator[str, None, TurnResult]:  # fmt: skip
         if not text.strip():
             raise ParleyError("The message is empty.", "Type something to send.")
-        self._check_local_only(self.store.message(message_id).conversation_id, target)
-        backend = self._prepared(target)
+        self._check(self.store.message(message_id).conversation_id, target)
         msg = self.store.edit_user_message(message_id, text)
-        return (yield from self._answer(msg.conversation_id, backend, target, cancel))
+        return (yield from self._answer(msg.conversation_id, target, cancel, on_load_progress))
 
     def recover_interrupted(self) -> list[Message]:
         """After a crash: mark dangling answers `interrupted` and bill what they used:
@@ -263,7 +229,7 @@ class ChatService:
             model = msg.model or ""
             requested = model
             with contextlib.suppress(ParleyError):  # a removed provider: bill the id it had
-                requested = sent_model(self.backends.get(msg.backend or ""), model)
+                requested = self.backends.get(msg.backend or "").billing_model(model)
             result = GenerationResult(
                 text=msg.content,
                 outcome=Outcome.INTERRUPTED,
@@ -284,83 +250,67 @@ class ChatService:
             )  # fmt: skip
         return recovered
 
-    def _check_local_only(self, conversation_id: int, target: Target) -> None:
-        # issue 4: a conversation marked local only never leaves this machine (`auto` is
-        # told so and keeps it local).
-        if target.backend not in (LOCAL, AUTO) and self.store.get(conversation_id).local_only:
-            raise LocalOnlyError(
-                f"This conversation is marked local only, so Parley won't send it to "
-                f"'{target.backend}'.",
-                "Pick a local model, or unlock the conversation (the lock on its toolbar).",
-            )
+    def _origin(self, conversation_id: int) -> Origin:
+        conv = self.store.get(conversation_id)
+        return Origin(project=conv.project, conversation_id=conv.id, local_only=conv.local_only)
 
-    def _prepared(self, target: Target) -> Backend:
-        backend = self.backends.get(target.backend)
-        prepare = getattr(backend, "prepare", None)
-        if prepare is not None:
-            prepare(target.model)
-        return backend
+    def _check(self, conversation_id: int, target: Target) -> None:
+        """Policy (the local-only lock, "keep local" projects) and the target's own checks,
+        before anything is stored."""
+        self.exchanges.check(target, self._origin(conversation_id))
 
     def _answer(
-        self, conversation_id: int, backend: Backend, target: Target, cancel: Event
-    ) -> Generator[str, None, TurnResult]:
+        self, conversation_id: int, target: Target, cancel: Event,
+        on_load_progress: Callable[[str, float], None] | None,
+    ) -> Generator[str, None, TurnResult]:  # fmt: skip
         conv = self.store.get(conversation_id)
-        history = self.store.history(conversation_id)
-        provider = metering.provider_of(backend)
-        sent = sent_model(backend, target.model)
-        routes_itself = getattr(backend, "stream_routed", None)
-        if routes_itself is None:  # `auto` checks budgets for each target it tries
-            metering.check_budgets(
-                self.ledger, backend, target, history, conv.sampling.max_tokens,
-                project=conv.project, conversation_id=conv.id,
-            )  # fmt: skip
-        msg = self.store.start_assistant_message(conv.id, backend.name, provider, target.model)
-        bill_to = self.projects.bill_to(conv.project) if backend.name != LOCAL else None
-        request = GenerationRequest(tuple(history), conv.sampling, target.model, bill_to)
-        parts: list[str] = []
-        started = time.monotonic()
-        last_checkpoint = started
-        result: GenerationResult | None = None
-        if routes_itself is not None:
-            context = RequestContext(conv.project, conv.id, conv.local_only)
-            stream = routes_itself(request, cancel, context)
-        else:
-            stream = backend.stream(request, cancel)
+        request = GenerationRequest(tuple(self.store.history(conversation_id)), conv.sampling,
+                                    target.model)  # fmt: skip
+        exchange = self.exchanges.open(target, request, self._origin(conversation_id), cancel)
         try:
-            while True:
-                try:
-                    delta = next(stream)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                parts.append(delta)
-                yield delta
-                now = time.monotonic()
-                if now - last_checkpoint >= self.checkpoint_interval_s:
-                    self.store.checkpoint(msg.id, "".join(parts), len(parts))
-                    last_checkpoint = now
-        except ParleyError as exc:
-            result = metering.spent_result(backend, target, history, parts, started, str(exc))
-        except GeneratorExit:
-            # The consumer went away (window closed): keep what we have as stopped.
-            stream.close()
-            result = metering.spent_result(backend, target, history, parts, started, None)
-            self._finish(conv.id, conv.project, msg.id, result)
+            identity = exchange.identity
+            msg = self.store.start_assistant_message(
+                conv.id, identity.target.backend, identity.provider, target.model
+            )
+        except BaseException:
+            exchange.abandon()
             raise
-        except Exception:
-            logger.exception("generation failed")
-            result = metering.spent_result(backend, target, history, parts, started, BUG_MESSAGE)
-        assert result is not None
-        if result.requested_model is None:
-            result = dataclasses.replace(result, requested_model=sent)
-        usage_id = self._finish(conv.id, conv.project, msg.id, result)
-        return TurnResult(conv.id, msg.id, usage_id, result)
+        exchange.message_id = msg.id
+        error = yield from self._stream(exchange, msg.id, on_load_progress)
+        assert exchange.settled is not None
+        result = exchange.settled.result
+        if error is not None:  # the store failed mid-answer: the ledger row says stopped
+            result = dataclasses.replace(result, outcome=Outcome.ERROR, error=str(error))
+        self._finish(conv.id, msg.id, result)
+        return TurnResult(conv.id, msg.id, exchange.settled.usage_id, result)
 
-    def _finish(
-        self, conversation_id: int, project: str | None, message_id: int, result: GenerationResult
-    ) -> int:
+    def _stream(
+        self, exchange: Exchange, message_id: int,
+        on_load_progress: Callable[[str, float], None] | None,
+    ) -> Generator[str, None, ParleyError | None]:  # fmt: skip
+        """Pass the answer on and checkpoint it; a store failure ends it (returned)."""
+        parts: list[str] = []
+        last_checkpoint = time.monotonic()
+        with contextlib.closing(exchange.deltas(on_load_progress)) as deltas:
+            try:
+                for delta in deltas:
+                    parts.append(delta)
+                    yield delta
+                    now = time.monotonic()
+                    if now - last_checkpoint >= self.checkpoint_interval_s:
+                        self.store.checkpoint(message_id, "".join(parts), len(parts))
+                        last_checkpoint = now
+            except ParleyError as exc:
+                deltas.close()
+                return exc
+            except GeneratorExit:  # the consumer went away (window closed): keep it, stopped
+                deltas.close()
+                assert exchange.settled is not None
+                self._finish(self.store.message(message_id).conversation_id, message_id,
+                             exchange.settled.result)  # fmt: skip
+                raise
+        return None
+
+    def _finish(self, conversation_id: int, message_id: int, result: GenerationResult) -> None:
         self.store.finish_assistant_message(message_id, result)
         self.store.touch(conversation_id)
-        return self.ledger.record(
-            result, conversation_id=conversation_id, message_id=message_id, project=project
-        )

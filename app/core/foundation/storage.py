@@ -353,6 +353,22 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (message_id, position)
     );
     """,
+    # issue 21: what running requests may still spend, held against budgets until each is
+    # settled into a usage row (one transaction) or released; a dead process's are reaped.
+    """
+    CREATE TABLE reservations (
+        id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        pid INTEGER NOT NULL,
+        pid_started REAL,
+        backend TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        project TEXT,
+        amount REAL,
+        currency TEXT
+    );
+    CREATE INDEX reservations_backend ON reservations(backend);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.types import Receive, Scope, Send
 
-    from app.core.gateway.service import Exchange, Gateway
+    from app.core.gateway.service import Gateway, GatewayCall
     from app.core.gateway.tokens import AccessTokens
 
 logger = logging.getLogger(__name__)
@@ -123,9 +123,24 @@ def _caller(request: Request, tokens: AccessTokens) -> Caller:
     if token is None:
         raise ApiError(401, "The access token is wrong or was revoked. `parley serve token` "
                        "prints the current one.", code="invalid_api_key")  # fmt: skip
-    client = request.headers.get(CLIENT_HEADER, "").strip()[:64] or token.label
-    project = request.headers.get(PROJECT_HEADER, "").strip()[:64] or token.project
+    client = _utf8_header(request, CLIENT_HEADER) or token.label
+    # A token bound to a project bills that project whatever the headers say; only an
+    # unbound token may choose one.
+    project = token.project or _utf8_header(request, PROJECT_HEADER) or None
     return Caller(client, project)
+
+
+def _utf8_header(request: Request, name: str) -> str:
+    """A header's value as UTF-8 text (HTTP hands it over as bytes; Starlette reads them
+    as Latin-1), at most 64 characters; raise 400 when it is not valid UTF-8."""
+    raw = request.headers.get(name, "")
+    try:
+        value = raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise ApiError(400, f"The {name} header is not valid UTF-8 text. Send its value "
+                       "encoded as UTF-8 (for example 'Société' as its UTF-8 bytes).",
+                       code="invalid_header", param=name) from None  # fmt: skip
+    return value.strip()[:64]
 
 
 def _error_response(error: ApiError) -> Response:
@@ -265,7 +280,7 @@ def build_app(gateway: Gateway, tokens: AccessTokens) -> Starlette:
 def _work(gateway: Gateway, req: Any, caller: Caller, cancel: threading.Event,
           pipe: _Pipe) -> None:  # fmt: skip
     try:
-        exchange: Exchange = gateway.open(req, caller, cancel)
+        exchange: GatewayCall = gateway.open(req, caller, cancel)
     except ApiError as error:
         pipe.put(error)
         return
@@ -279,7 +294,7 @@ def _work(gateway: Gateway, req: Any, caller: Caller, cancel: threading.Event,
         pipe.put(error)
     except MidStreamError as error:
         pipe.put(error)
-    except Exception as exc:  # noqa: BLE001 - logged by Exchange; the client gets a 500
+    except Exception as exc:  # noqa: BLE001 - logged by the exchange; the client gets a 500
         pipe.put(exc)
 
 

@@ -1,10 +1,10 @@
-"""The gateway's core, without HTTP: resolve a model id, check budgets, generate, bill.
+"""The gateway's core, without HTTP: resolve a model id, then one exchange per request.
 
 `Gateway.open()` does every check that must answer before a response starts
-(model id, provider set-up, hard budgets, the local queue) and returns an
-`Exchange`; `Exchange.run()` generates on the calling thread, hands each text
-delta to `emit`, and writes the ledger row whatever happens. Backends and the
-ledger are the chat's own: the gateway re-implements neither.
+(model id, then the exchange's policy, provider set-up and budget reservation,
+then the local queue) and returns a `GatewayCall`; `GatewayCall.run()` streams on
+the calling thread, hands each text delta to `emit`, and the exchange writes the
+ledger row whatever happens. The gateway re-implements none of the request.
 """
 
 from __future__ import annotations
@@ -16,32 +16,29 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import (
+from app.core.chat.prompt import JOIN, SYSTEM, USER, prompt_messages
+from app.core.exchange import Origin
+from app.core.foundation.errors import ParleyError
+from app.core.gateway.errors import api_error, bug_error
+from app.core.gateway.local_lane import LocalLane
+from app.core.gateway.openai_api import ApiError
+from app.core.gateway.stop_sequences import StopMatcher
+from app.core.llm.contract import (
     ChatMessage,
     GenerationRequest,
     GenerationResult,
     Outcome,
-    RequestContext,
     Sampling,
 )
-from app.core.chat.metering import check_budgets, spent_result
-from app.core.chat.prompt import JOIN, SYSTEM, USER, prompt_messages
-from app.core.chat.sampling_defaults import default_sampling
-from app.core.chat.targets import LOCAL, Target
-from app.core.foundation.errors import ParleyError
-from app.core.gateway.errors import api_error
-from app.core.gateway.local_lane import LocalLane
-from app.core.gateway.openai_api import ApiError
-from app.core.gateway.stop_sequences import StopMatcher
+from app.core.llm.sampling_defaults import default_sampling
+from app.core.llm.targets import LOCAL, Target
 from app.core.routing.router import AUTO
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable
     from threading import Event
 
-    from app.core.billing.ledger import Ledger
-    from app.core.chat.backend import Backend
-    from app.core.chat.service import BackendRegistry
+    from app.core.exchange import Exchange, Exchanges
     from app.core.gateway.openai_api import CompletionRequest
     from app.core.local.catalog import ModelCatalog
     from app.core.providers._config import ProviderStore
@@ -49,6 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 GATEWAY_TAG = "gateway"
+BUG_RAISED = "gateway generation failed (logged)"
 RECENT = 50  # requests the window's list keeps
 
 
@@ -58,6 +56,9 @@ class Caller:
 
     client: str | None
     project: str | None
+
+    def origin(self) -> Origin:
+        return Origin(project=self.project, client=self.client, tag=GATEWAY_TAG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +121,14 @@ class Gateway:
     def __init__(
         self,
         *,
-        registry: Callable[[], BackendRegistry],
-        ledger: Callable[[], Ledger],
+        exchanges: Callable[[], Exchanges],
         catalog: ModelCatalog,
         providers: ProviderStore,
         is_offline: Callable[[], bool],
         local_n_ctx: Callable[[str], int | None],
         lane: LocalLane | None = None,
     ) -> None:
-        self._registry = registry
-        self._ledger = ledger
+        self._exchanges = exchanges
         self.catalog = catalog
         self.providers = providers
         self.is_offline = is_offline
@@ -165,7 +164,7 @@ class Gateway:
     # requests --------------------------------------------------------------
     def open(
         self, req: CompletionRequest, caller: Caller, cancel: Event | None = None
-    ) -> Exchange:
+    ) -> GatewayCall:
         """Every check that answers before the response starts; raise `ApiError`.
 
         `cancel` is the flag the server sets when the client goes away.
@@ -174,19 +173,16 @@ class Gateway:
         request = GenerationRequest(_alternating(req.messages), self._sampling(target, req),
                                     target.model)  # fmt: skip
         try:
-            backend = self._registry().get(target.backend)
-            if target.backend != AUTO:
-                if (prepare := getattr(backend, "prepare", None)) is not None:
-                    prepare(target.model)
-                check_budgets(
-                    self._ledger(), backend, target, request.messages,
-                    request.sampling.max_tokens, project=caller.project, conversation_id=None,
-                )
+            exchange = self._exchanges().open(target, request, caller.origin(), cancel)
         except ParleyError as exc:
             raise api_error(exc) from exc
         if target.backend == LOCAL:
-            self.lane.enter()
-        return Exchange(self, backend, target, request, caller, req.stop, cancel)
+            try:
+                self.lane.enter()
+            except ApiError:
+                exchange.abandon()
+                raise
+        return GatewayCall(self, exchange, caller, req.stop)
 
     def _sampling(self, target: Target, req: CompletionRequest) -> Sampling:
         base = default_sampling(target.model)
@@ -201,16 +197,10 @@ class Gateway:
             context_length=context,
         )
 
-    def record(
-        self, exchange: Exchange, result: GenerationResult
-    ) -> tuple[int, float | None, str | None]:
-        """Write the ledger row; (its id, its cost, its currency)."""
-        ledger = self._ledger()
-        usage_id = ledger.record(result, conversation_id=None, message_id=None,
-                                 project=exchange.caller.project, tag=GATEWAY_TAG,
-                                 client=exchange.caller.client)  # fmt: skip
-        row = ledger.get(usage_id)
-        return usage_id, (row.cost if row else None), (row.currency if row else None)
+    def cost_of(self, usage_id: int) -> tuple[float | None, str | None]:
+        """The cost and currency the ledger gave a row."""
+        row = self._exchanges().ledger.get(usage_id)
+        return (row.cost, row.currency) if row else (None, None)
 
 
 def _alternating(messages: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...]:
@@ -226,29 +216,31 @@ def _alternating(messages: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...]:
     return out
 
 
-class Exchange:
+class GatewayCall:
     """One request between `Gateway.open` and its ledger row."""
 
     def __init__(
-        self, gateway: Gateway, backend: Backend, target: Target, request: GenerationRequest,
-        caller: Caller, stops: tuple[str, ...], cancel: Event | None = None,
-    ) -> None:  # fmt: skip
+        self, gateway: Gateway, exchange: Exchange, caller: Caller, stops: tuple[str, ...]
+    ) -> None:
         self.gateway = gateway
-        self.backend = backend
-        self.target = target
-        self.request = request
+        self.exchange = exchange
         self.caller = caller
         self.stops = stops
-        self.cancel = cancel or threading.Event()  # set on client disconnect
+
+    @property
+    def cancel(self) -> Event:
+        return self.exchange.cancel  # set on client disconnect
 
     @property
     def is_local(self) -> bool:
-        return self.target.backend == LOCAL
+        return self.exchange.target.backend == LOCAL
 
     def abandon(self) -> None:
-        """The response never started (the client left first): give up the queue place."""
+        """The response never started (the client left first): give up the queue place
+        and the budget reservation."""
         if self.is_local:
             self.gateway.lane.leave_queue()
+        self.exchange.abandon()
 
     def run(self, emit: Callable[[str], None]) -> Finished:
         """Generate, calling `emit(text)`; raise `ApiError` before any text, `MidStreamError`
@@ -256,54 +248,39 @@ class Exchange:
         started = time.monotonic()
         lane = self.gateway.lane
         if self.is_local and not lane.acquire(self.cancel):
-            return self._finish(self._spent([], started, None))
+            settled = self.exchange.stopped_before_start()
+            return self._finish(settled.result, settled.usage_id)
         try:
-            return self._generate(emit, started)
+            return self._generate(emit)
         finally:
             if self.is_local:
                 lane.release(time.monotonic() - started)
 
-    def _generate(self, emit: Callable[[str], None], started: float) -> Finished:
-        parts: list[str] = []
+    def _generate(self, emit: Callable[[str], None]) -> Finished:
+        sent = False
         matcher = StopMatcher(self.stops)
-        stream = self._stream()
-        try:
-            while True:
-                try:
-                    delta = next(stream)
-                except StopIteration as stop:
-                    result: GenerationResult = stop.value
-                    break
-                if text := matcher.feed(delta):
-                    parts.append(text)
-                    emit(text)
-                if matcher.stopped:
-                    self.cancel.set()  # the backend stops after this token
-            if tail := matcher.flush():
-                parts.append(tail)
-                emit(tail)
-        except ParleyError as exc:
-            self._finish(self._spent(parts, started, str(exc)))
-            raise (MidStreamError(api_error(exc)) if parts else api_error(exc)) from exc
-        except Exception:
-            logger.exception("gateway generation failed")
-            self._finish(self._spent(parts, started, "Something went wrong in Parley."))
-            raise
-        if matcher.stopped:
-            result = replace(result, outcome=Outcome.DONE)
-        return self._finish(result)
+        exchange = self.exchange
+        for delta in exchange.deltas():
+            if text := matcher.feed(delta):
+                sent = True
+                emit(text)
+            if matcher.stopped:
+                exchange.complete()  # the backend stops after this token
+        if tail := matcher.flush():
+            sent = True
+            emit(tail)
+        assert exchange.settled is not None
+        finished = self._finish(exchange.settled.result, exchange.settled.usage_id)
+        if exchange.bug:
+            raise MidStreamError(bug_error()) if sent else RuntimeError(BUG_RAISED)
+        if exchange.error is not None:
+            error = api_error(exchange.error)
+            raise MidStreamError(error) if sent else error
+        return finished
 
-    def _stream(self) -> Generator[str, None, GenerationResult]:
-        if self.target.backend == AUTO:
-            stream_routed = getattr(self.backend, "stream_routed")  # noqa: B009 - AutoBackend
-            return stream_routed(  # type: ignore[no-any-return]
-                self.request, self.cancel, RequestContext(project=self.caller.project)
-            )
-        return self.backend.stream(self.request, self.cancel)
-
-    def _finish(self, result: GenerationResult) -> Finished:
-        usage_id, cost, currency = self.gateway.record(self, result)
-        hit_limit = result.usage.completion_tokens >= self.request.sampling.max_tokens
+    def _finish(self, result: GenerationResult, usage_id: int) -> Finished:
+        cost, currency = self.gateway.cost_of(usage_id)
+        hit_limit = result.usage.completion_tokens >= self.exchange.request.sampling.max_tokens
         finish = "length" if hit_limit and result.outcome is Outcome.DONE else "stop"
         self.gateway.served.add(Served(
             at=time.time(), client=self.caller.client, model=f"{result.backend}/{result.model}",
@@ -313,7 +290,3 @@ class Exchange:
             route=result.route, duration_s=result.duration_s,
         ))  # fmt: skip
         return Finished(result, finish, usage_id, cost, currency)
-
-    def _spent(self, parts: list[str], started: float, error: str | None) -> GenerationResult:
-        return spent_result(self.backend, self.target, self.request.messages, parts, started,
-                            error)  # fmt: skip

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from threading import Event
 from typing import TYPE_CHECKING, Any
 
-from app.core.chat.backend import (
+from app.core.foundation.errors import ModelError, ParleyError, UnknownTargetError
+from app.core.llm.context_fit import fit_messages
+from app.core.llm.contract import (
+    Backend,
     ChatMessage,
     GenerationRequest,
     GenerationResult,
@@ -27,8 +30,6 @@ from app.core.chat.backend import (
     TokenSource,
     Usage,
 )
-from app.core.chat.context_fit import fit_messages
-from app.core.foundation.errors import ModelError, ParleyError, UnknownTargetError
 from app.core.local.kv_stash import DEFAULT_CAPACITY, KVStash
 from app.core.local.model_controls import ModelControlsStore
 
@@ -81,9 +82,10 @@ def open_llama(path: str, options: LoadOptions, verbose: bool = False) -> llama_
     )
 
 
-class LocalBackend:
+class LocalBackend(Backend):
     name = "local"
     provider = "llama.cpp"
+    is_local = True
 
     def __init__(
         self,
@@ -99,24 +101,25 @@ class LocalBackend:
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
         self.loads = 0  # how many times a model was loaded (benches check reuse)
-        # issue 17: told (model name, 0.0-1.0) while a GGUF loads, on the loading thread.
-        self.on_load_progress: Callable[[str, float], None] | None = None
 
     # public ----------------------------------------------------------------
-    def prepare(self, model: str) -> InstalledModel:
+    def prepare(self, model: str) -> None:
         """Check the model can be used before anything is stored; raise `ModelError` if not."""
-        return self.catalog.resolve(model)
+        self.catalog.resolve(model)
 
     def unload(self) -> None:
         with self._lock:
             self._unload_locked()
 
-    def preload(self, model: str) -> float:
+    def preload(
+        self, model: str, on_load_progress: Callable[[str, float], None] | None = None
+    ) -> float:
         """Load `model` with its controls now (the old one is unloaded) so the first message
         starts at once. Returns the load time in seconds; raises `ModelError` when the model
         cannot fit or llama.cpp refuses it."""
         with self._lock:
-            return self._ensure_loaded(self.catalog.resolve(model)).load_s
+            return self._ensure_loaded(self.catalog.resolve(model), None,
+                                       on_load_progress).load_s  # fmt: skip
 
     @property
     def loaded_path(self) -> str | None:
@@ -185,8 +188,9 @@ class LocalBackend:
         return loaded.options.n_ctx if path == loaded.path else None
 
     def stream(
-        self, request: GenerationRequest, cancel: Event
-    ) -> Generator[str, None, GenerationResult]:
+        self, request: GenerationRequest, cancel: Event, *,
+        on_load_progress: Callable[[str, float], None] | None = None,
+    ) -> Generator[str, None, GenerationResult]:  # fmt: skip
         started = time.monotonic()
         with self._lock:
             model = self.catalog.resolve(request.model)
@@ -194,7 +198,7 @@ class LocalBackend:
             # A local model's context is one of its controls (Models tab, conversation
             # settings, `parley models use --ctx`); the conversation's own applies to clouds.
             try:
-                loaded = self._ensure_loaded(model, cancel)
+                loaded = self._ensure_loaded(model, cancel, on_load_progress)
             except ModelError:
                 if not cancel.is_set():
                     raise
@@ -315,7 +319,10 @@ class LocalBackend:
     def _tokenize(self, loaded: _Loaded, messages: Sequence[ChatMessage]) -> list[int]:
         return loaded.prompt.tokens(messages)
 
-    def _ensure_loaded(self, model: InstalledModel, cancel: Event | None = None) -> _Loaded:
+    def _ensure_loaded(
+        self, model: InstalledModel, cancel: Event | None = None,
+        on_load_progress: Callable[[str, float], None] | None = None,
+    ) -> _Loaded:  # fmt: skip
         controls = self.controls.get(model.name)
         current = self._loaded
         if current and current.path == str(model.path) and current.controls == controls:
@@ -332,7 +339,7 @@ class LocalBackend:
 
         options = (self._plan or plan_load)(model, controls).options
         t0 = time.monotonic()
-        progress = _load_progress(model.name, self.on_load_progress, cancel)
+        progress = _load_progress(model.name, on_load_progress, cancel)
         try:
             with _progress_callback(progress):
                 llm = open_llama(str(model.path), options)

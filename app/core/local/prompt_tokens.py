@@ -31,9 +31,9 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from app.core.chat.backend import ChatMessage
-from app.core.chat.prompt import SYSTEM, fold_system
 from app.core.foundation.errors import ModelError
+from app.core.llm.contract import ChatMessage
+from app.core.llm.messages import SYSTEM, fold_system
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -15,8 +15,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.core.chat.backend import GenerationResult, Outcome, TokenSource, Usage
 from app.core.foundation.errors import ModelError
+from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     import llama_cpp
 
-    from app.core.chat.backend import ChatMessage, GenerationRequest
+    from app.core.llm.contract import ChatMessage, GenerationRequest
     from app.core.local.catalog import InstalledModel
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
+    from app.core.llm.token_estimate import estimate_prompt_tokens, estimate_tokens
     from app.core.providers._common import RetryPolicy, check_key_scope
     from app.core.providers._config import (
         HF_DEFAULT_MODEL,
@@ -91,7 +91,7 @@ _HOMES = {
     "app.core.providers._router": ("RouterOffer", "fetch_offers", "parse_offers"),
     "app.core.providers._service": ("ProviderService",),
     "app.core.providers._wiring": ("make_backend", "provider_options", "register_providers"),
-    "app.core.chat.token_estimate": ("estimate_prompt_tokens", "estimate_tokens"),
+    "app.core.llm.token_estimate": ("estimate_prompt_tokens", "estimate_tokens"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 

@@ -7,15 +7,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import (
+from app.core.foundation.errors import ParleyError
+from app.core.llm.contract import (
     GenerationRequest,
     GenerationResult,
     Outcome,
     TokenSource,
     Usage,
 )
-from app.core.chat.token_count import count_prompt, count_text, worse
-from app.core.foundation.errors import ParleyError
+from app.core.llm.token_count import count_prompt, count_text, worse
 from app.core.providers._config import ProviderConfig, ProviderKind, is_loopback, url_origin
 from app.core.providers._errors import (
     AuthError,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from app.core.providers._openai import OpenAICompatBackend
 
 if TYPE_CHECKING:
-    from app.core.chat.backend import GenerationRequest
+    from app.core.llm.contract import GenerationRequest
 
 
 def routed_model(model: str, hf_provider: str) -> str:

@@ -31,9 +31,15 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.core.chat.backend import ChatMessage, GenerationRequest, GenerationResult, Outcome
-from app.core.chat.vision import model_accepts_images
 from app.core.foundation.http import shared_client
+from app.core.llm.contract import (
+    Backend,
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    Outcome,
+)
+from app.core.llm.vision import model_accepts_images
 from app.core.providers._cancel import Watch, closed_on_cancel
 from app.core.providers._common import (
     Guard,
@@ -121,7 +127,10 @@ def provider_label(config: ProviderConfig) -> str:
             return urlsplit(config.base_url).netloc or config.name
 
 
-class OpenAICompatBackend:
+class OpenAICompatBackend(Backend):
+    """The OpenAI-style wire format (`/chat/completions` with SSE) for every provider kind
+    that speaks it; a kind that differs overrides `wire_model` and `request_headers`."""
+
     def __init__(
         self,
         config: ProviderConfig,
@@ -132,19 +141,23 @@ class OpenAICompatBackend:
         self.config = config
         self.guard = Guard(config, keys, is_offline)
         self._client = client
-        self.provider = provider_label(config)
+        self._provider = provider_label(config)
         self.default_model = config.model
 
     @property
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def provider(self) -> str:
+        return self._provider
+
     def wire_model(self, model: str) -> str:
         """The model id as the provider wants it in the request body."""
         return model
 
     def accepts_images(self, model: str) -> bool:
-        """Whether `model` reads image parts (`app.core.chat.vision`)."""
+        """Whether `model` reads image parts (`app.core.llm.vision`)."""
         return model_accepts_images(self.wire_model(model or self.default_model))
 
     def prepare(self, model: str) -> None:
@@ -198,8 +211,9 @@ class OpenAICompatBackend:
             ) from None
 
     def stream(
-        self, request: GenerationRequest, cancel: Event
-    ) -> Generator[str, None, GenerationResult]:
+        self, request: GenerationRequest, cancel: Event, *,
+        on_load_progress: Callable[[str, float], None] | None = None,
+    ) -> Generator[str, None, GenerationResult]:  # fmt: skip
         import httpx
         started = time.monotonic()
         self.guard.check_online()

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from app.core.chat.backend import (
+from app.core.llm.contract import (
     Backend,
     ChatMessage,
     GenerationRequest,
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.core.billing.ledger import Ledger
-    from app.core.chat.service import BackendRegistry
+    from app.core.llm.registry import BackendRegistry
     from app.core.providers._router import RouterOffer
     from app.core.providers.secrets import KeyStore
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.core.chat.targets import Target, TargetOption
+from app.core.llm.targets import Target, TargetOption
 from app.core.providers._config import ProviderConfig, ProviderKind, ProviderStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from app.core.chat.backend import Backend
-    from app.core.chat.service import BackendRegistry
+    from app.core.llm.contract import Backend
+    from app.core.llm.registry import BackendRegistry
     from app.core.providers._hf import HFBackend
     from app.core.providers._openai import OpenAICompatBackend
     from app.core.providers.secrets import KeyStore

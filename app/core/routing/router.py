@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import RequestContext, TokenSource
-from app.core.chat.targets import AUTO, LOCAL, Target
-from app.core.chat.token_estimate import estimate_prompt_tokens
-from app.core.foundation.errors import ParleyError
+from app.core.exchange import NoRouteError
+from app.core.llm.contract import RequestContext, TokenSource
+from app.core.llm.targets import AUTO, LOCAL, Route, Target
+from app.core.llm.token_estimate import estimate_prompt_tokens
 from app.core.providers._config import ProviderConfig, ProviderKind
 from app.core.routing.policy import RoutingPolicy, load_policy
 
@@ -21,22 +21,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.core.billing.ledger import Ledger
-    from app.core.chat.backend import GenerationRequest
     from app.core.foundation.settings import Settings
+    from app.core.llm.contract import GenerationRequest
     from app.core.local.catalog import ModelCatalog
     from app.core.providers._config import ProviderStore
 
 __all__ = ["AUTO", "NoRouteError", "Route", "Router"]
-
-
-class NoRouteError(ParleyError):
-    """No target may, or could, answer this request."""
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    target: Target
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +36,7 @@ class _Cloud:
     worst_cost: float | None
     currency: str | None
     speed: float | None
+    priced: bool  # a price per token, or an hourly rate
 
 
 class Router:
@@ -85,12 +76,16 @@ class Router:
             return [Route(Target(LOCAL, local.name), f"kept local: {kept}")]
 
         clouds, notes = self._clouds(request, policy)
+        ordered = self._order(clouds, policy)
         cloud_routes = [
             Route(Target(c.config.name, c.model), self._cloud_reason(c, policy, i))
-            for i, c in enumerate(self._order(clouds, policy))
+            for i, c in enumerate(ordered)
         ]
+        # A cloud route without a known price never goes before the local model.
+        unpriced = [r for r, c in zip(cloud_routes, ordered, strict=True) if not c.priced]
+        cloud_routes = [r for r in cloud_routes if r not in unpriced]
         if local is None:
-            routes = cloud_routes
+            routes = [*cloud_routes, *unpriced]
         else:
             target = Target(LOCAL, local.name)
             speed = self._ledger().recent_speed(LOCAL, local.name)
@@ -99,7 +94,7 @@ class Router:
             if loaded and speed is not None and speed >= threshold:
                 local_route = Route(target, f"local: {local.name} is loaded and runs at "
                                     f"{speed:.0f} tokens/s (at least {threshold:g})")  # fmt: skip
-                routes = [local_route, *cloud_routes]
+                routes = [local_route, *cloud_routes, *unpriced]
             else:
                 state = "not loaded" if not loaded else (
                     "not measured yet" if speed is None else f"at {speed:.0f} tokens/s")
@@ -107,7 +102,11 @@ class Router:
                     first = cloud_routes[0]
                     why = f"{first.reason}; the local model is {state}"
                     cloud_routes[0] = Route(first.target, why)
-                    routes = [*cloud_routes, Route(target, f"fallback: {local.name}")]
+                    routes = [*cloud_routes, Route(target, f"fallback: {local.name}"),
+                              *unpriced]  # fmt: skip
+                elif unpriced:
+                    why = "; ".join([*notes, "no cloud provider has a known price"])
+                    routes = [Route(target, f"local: {local.name} ({why})"), *unpriced]
                 else:
                     why = "; ".join(notes) if notes else "no cloud provider is set up"
                     routes = [Route(target, f"local: the only target ({why})")]
@@ -156,7 +155,8 @@ class Router:
                 )
                 continue
             speed = ledger.recent_speed(config.name)
-            found.append(_Cloud(config, model, worst, quote.currency, speed))
+            priced = worst is not None or quote.basis == "hourly"
+            found.append(_Cloud(config, model, worst, quote.currency, speed, priced))
         return found, skipped
 
     @staticmethod

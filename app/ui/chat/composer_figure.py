@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
 
-    from app.core.chat.targets import Target
     from app.core.context import AppContext
+    from app.core.llm.targets import Target
     from app.ui.chat.composer import Composer
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn

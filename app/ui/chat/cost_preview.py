@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import threading
 
     from app.core.billing.ledger import Quote
-    from app.core.chat.targets import Target
+    from app.core.llm.targets import Target
     from app.workers.jobs import ProgressFn
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from app.core.chat.backend import Outcome
+from app.core.llm.contract import Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Callable

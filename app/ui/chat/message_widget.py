@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat.backend import Outcome
+from app.core.llm.contract import Outcome
 from app.ui.chat.message_body import MessageBody
 from app.ui.chat.view_model import attachment_line, meta_line, notice_text
 from app.ui.safe_text import plain_label

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat.backend import Sampling
 from app.core.foundation.errors import ParleyError
+from app.core.llm.contract import Sampling
 from app.ui.models.controls_form import ModelControlsForm
 from app.ui.safe_text import plain_label
 

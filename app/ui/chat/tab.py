@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.billing.errors import BudgetExceededError
-from app.core.chat.backend import Outcome
 from app.core.chat.conversations import Conversation, Message
 from app.core.chat.projects import ProjectStore
-from app.core.chat.sampling_defaults import default_sampling
-from app.core.chat.targets import LOCAL, Target
 from app.core.foundation.errors import ParleyError
+from app.core.llm.contract import Outcome
+from app.core.llm.sampling_defaults import default_sampling
+from app.core.llm.targets import LOCAL, Target
 from app.ui.chat.composer import Composer
 from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.conversation_list import ConversationList
@@ -53,7 +53,8 @@ from app.workers import FunctionJob
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable
+    from collections.abc import Callable, Generator
+    from threading import Event
 
     from app.core.chat.attachments import Attachment
     from app.core.chat.service import TurnResult
@@ -615,9 +616,9 @@ class ChatTab(QWidget):
         self.view.start_live(placeholder)
         self._loading_model = ""
         if target.backend == "local":
-            local = self.ctx.local
-            local.on_load_progress = self.load_progress.report
-            if not local.is_loaded(target.model):
+            # This turn's load reports here; a gateway request's load reports nowhere.
+            start_turn = _reporting(start_turn, self.load_progress.report)
+            if not self.ctx.local.is_loaded(target.model):
                 self._loading_model = target.model
                 self.view.show_loading(target.model, 0.0)  # "loading model", not "writing"
         self.runner.start(conversation_id, start_turn)
@@ -841,3 +842,14 @@ class ChatTab(QWidget):
         if self.settings_dialog is not None:
             self.settings_dialog.deleteLater()
             self.settings_dialog = None
+
+
+def _reporting(turn: TurnFactory, report: Callable[[str, float], None]) -> TurnFactory:
+    """`turn`, with this tab hearing of the model load it causes."""
+
+    def start(
+        cancel: Event, *, on_load_progress: Callable[[str, float], None] | None = None
+    ) -> Generator[str, None, TurnResult]:
+        return turn(cancel, on_load_progress=on_load_progress or report)
+
+    return start

@@ -20,7 +20,7 @@ from app.ui.safe_text import plain_tip
 if TYPE_CHECKING:
     from PySide6.QtGui import QPaintEvent
 
-    from app.core.chat.targets import TargetOption
+    from app.core.llm.targets import TargetOption
 
 TARGET_ROLE = Qt.ItemDataRole.UserRole
 ACTION_ROLE = TARGET_ROLE + 1

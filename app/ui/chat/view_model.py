@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.core.chat.backend import Outcome
-from app.core.chat.targets import Target
+from app.core.llm.contract import Outcome
+from app.core.llm.targets import Target
 from app.ui.locale_format import number
 
 if TYPE_CHECKING:

@@ -23,14 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat.backend import Sampling
 from app.core.chat.compare import (
     CompareRunner,
     Comparison,
     ComparisonStore,
     continue_as_conversation,
 )
-from app.core.chat.targets import AUTO, Target
+from app.core.llm.contract import Sampling
+from app.core.llm.targets import AUTO, Target
 from app.ui.compare.column import CompareColumn
 from app.ui.safe_text import plain_label, plain_tip
 from app.workers import CompareJob
@@ -222,7 +222,7 @@ class CompareView(QWidget):
         self._start(self.prompt.toPlainText(), targets, self.system.text(), sampling)
 
     def _start(self, prompt: str, targets: list[Target], system: str, sampling: Sampling) -> None:
-        runner = CompareRunner(self.ctx.backends, self.ctx.ledger, self.store)
+        runner = CompareRunner(self.ctx.exchanges, self.store)
         job = CompareJob(runner, prompt, targets, system_prompt=system, sampling=sampling)
         job.column_token_received.connect(self._on_tokens)
         job.column_status_changed.connect(self._on_status)

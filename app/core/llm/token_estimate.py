@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from app.core.chat.backend import ChatMessage
+    from app.core.llm.contract import ChatMessage
 
 _PIECE = re.compile(r"\w+|[^\w\s]")
 MESSAGE_OVERHEAD = 4  # role markers and separators of a chat template

@@ -34,3 +34,11 @@ class TargetOption:
     available: bool = True
     reason: str = ""  # why it is unavailable (offline mode, missing key, ...)
     detail: str = ""  # a short line under the label: size, price, context
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One target a routing source (`auto`) will try, with why it was chosen."""
+
+    target: Target
+    reason: str

@@ -1,21 +1,27 @@
-"""The one interface every model source implements (local llama.cpp, cloud APIs).
+"""The contract of a model source, and the words it is written in.
+
+Every model source (local llama.cpp, each cloud wire format, the `auto` router)
+subclasses `Backend`: it must name itself and stream; every other hook has a
+documented default here, so nothing elsewhere probes a backend with `getattr`.
 
 A backend's `stream()` is a generator: it yields text deltas as they arrive
-and returns a `GenerationResult` (read it with `result = yield from ...` or
-`StopIteration.value`). It checks `cancel` between tokens and returns with
-outcome `stopped` when it is set; it raises `ParleyError` for failures the
-user can act on.
+and returns a `GenerationResult`. It checks `cancel` between tokens and returns
+with outcome `stopped` when it is set; it raises `ParleyError` for failures the
+user can act on. Only `app.core.exchange` drives it.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator, Sequence
     from threading import Event
+
+    from app.core.llm.targets import Route
 
 
 class Outcome(StrEnum):
@@ -133,19 +139,71 @@ class RequestContext:
     local_only: bool = False  # the conversation's own lock (issue 4)
 
 
-class Backend(Protocol):
-    """A model source. `name` is what users type after `--backend`."""
+class Backend(ABC):
+    """A model source. `name` is what users type after `--backend`.
+
+    Subclasses must provide `name` and `stream`; every other hook has a default
+    that suits a cloud model source answering by itself.
+    """
+
+    #: The model used when a request names none ("" when the source has no default).
+    default_model: str = ""
 
     @property
-    def name(self) -> str: ...
+    @abstractmethod
+    def name(self) -> str:
+        """The registry name: `local`, `auto`, or the provider's name as the user gave it."""
 
+    @property
+    def provider(self) -> str:
+        """Who is paid for what this source answers (the ledger's `provider` column)."""
+        return self.name
+
+    @property
+    def is_local(self) -> bool:
+        """Whether requests stay on this machine ("keep local" policies allow only these)."""
+        return False
+
+    @property
+    def routes_itself(self) -> bool:
+        """Whether this source only picks other targets (`auto`): see `routes`."""
+        return False
+
+    def prepare(self, model: str) -> None:
+        """Fail before anything is stored or reserved when `model` can't be used here
+        (offline, no key, model not installed); raise `ParleyError`. Default: nothing to do."""
+        del model
+
+    def count_prompt(self, model: str, messages: Sequence[ChatMessage]) -> int | None:
+        """Exact prompt tokens for `model` when its tokenizer is at hand, else None."""
+        del model, messages
+        return None
+
+    def context_length(self, model: str, requested: int) -> int:
+        """`model`'s context length in tokens; `requested` (the conversation's) by default."""
+        del model
+        return requested
+
+    def accepts_images(self, model: str) -> bool:
+        """Whether `model` reads images sent with a user message. Default: no."""
+        del model
+        return False
+
+    def billing_model(self, model: str) -> str:
+        """The model id as sent (HF: with its `:provider`/`:policy` suffix), which prices
+        the request. Default: `model` unchanged."""
+        return model
+
+    def routes(self, request: GenerationRequest, context: RequestContext) -> list[Route]:
+        """For a source that `routes_itself`: the targets to try, best first, each with its
+        reason. Raises `ParleyError` when none may answer. Others never route."""
+        del request, context
+        raise NotImplementedError(f"{self.name} answers by itself")
+
+    @abstractmethod
     def stream(
-        self, request: GenerationRequest, cancel: Event
-    ) -> Generator[str, None, GenerationResult]: ...
-
-
-def sent_model(backend: Backend, model: str) -> str:
-    """The model id as `backend` sends it (HF: with its provider or policy suffix), which
-    is what prices the request; backends without a `billing_model` send it unchanged."""
-    billing_model = getattr(backend, "billing_model", None)
-    return str(billing_model(model)) if billing_model is not None else model
+        self, request: GenerationRequest, cancel: Event, *,
+        on_load_progress: Callable[[str, float], None] | None = None,
+    ) -> Generator[str, None, GenerationResult]:  # fmt: skip
+        """Yield text deltas and return the result; `on_load_progress(model, 0.0-1.0)` hears
+        of a model load this request causes (local sources), on the calling thread."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.chat.prompt import without_oldest_parts
 from app.core.foundation.errors import PromptTooLongError
+from app.core.llm.messages import without_oldest_parts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from app.core.chat.backend import ChatMessage
+    from app.core.llm.contract import ChatMessage
 
 # Room kept for the answer: max_tokens, but never more than half the context.
 MIN_ANSWER_FRACTION = 2

@@ -19,13 +19,13 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from app.core.chat.backend import TokenSource, Usage
-from app.core.chat.token_estimate import estimate_prompt_tokens, estimate_tokens
+from app.core.llm.contract import TokenSource, Usage
+from app.core.llm.token_estimate import estimate_prompt_tokens, estimate_tokens
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from app.core.chat.backend import ChatMessage
+    from app.core.llm.contract import ChatMessage
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.chat.backend import Sampling
+from app.core.llm.contract import Sampling
 
 # Mistral recommends a low temperature for Mistral Small (3.x and later).
 MISTRAL_SMALL_TEMPERATURE = 0.15
