@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.core.billing.errors import BudgetExceededError
+from app.core.exchange import LocalOnlyError
 from app.core.foundation.errors import (
     ModelError,
     ParleyError,
@@ -29,6 +30,7 @@ from app.core.routing.router import NoRouteError
 # (status, OpenAI error type, code) by Parley's error class; the first match wins.
 _STATUS: tuple[tuple[type[ParleyError], int, str, str], ...] = (
     (BudgetExceededError, 402, "insufficient_quota", "budget_exceeded"),
+    (LocalOnlyError, 403, "permission_error", "kept_local"),
     (OutOfCreditsError, 402, "insufficient_quota", "upstream_out_of_credits"),
     (UnknownTargetError, 404, "invalid_request_error", "model_not_found"),
     (UnknownModelError, 404, "invalid_request_error", "model_not_found"),
