@@ -55,3 +55,21 @@ def test_opening_the_core_loads_no_qt_and_no_heavy_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, check=True)  # fmt: skip
     assert json.loads(out.stdout) == []
+
+
+def test_backend_hooks_are_declared_never_probed_with_getattr() -> None:
+    """Issue 21: every hook a model source may offer is declared on `Backend` with a
+    default; nothing looks one up with `getattr`."""
+    from app.core.llm.contract import Backend
+
+    hooks = {name for name in vars(Backend) if not name.startswith("_")}
+    assert {"prepare", "count_prompt", "context_length", "accepts_images", "billing_model",
+            "provider", "default_model", "routes", "routes_itself", "is_local"} <= hooks
+    probes = []
+    for path in (REPO / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("getattr", "hasattr") and len(node.args) >= 2
+                    and isinstance(node.args[1], ast.Constant) and node.args[1].value in hooks):
+                probes.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert probes == []

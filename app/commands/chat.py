@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from app.core.context import AppContext
 from app.core.foundation.errors import ParleyError, UnknownTargetError
+from app.core.foundation.streams import consume
 from app.core.llm.contract import Outcome
 from app.core.llm.sampling_defaults import default_sampling
 from app.core.llm.targets import LOCAL, Target
@@ -55,10 +56,10 @@ def resolve_target(ctx: AppContext, backend: str | None, model: str | None) -> T
                 "or pass --model PATH.gguf.",
             )
         return default
-    default_model = getattr(ctx.backends.get(name), "default_model", None)
+    default_model = ctx.backends.get(name).default_model
     if not default_model:
         raise UnknownTargetError(f"Backend '{name}' needs --model.")
-    return Target(name, str(default_model))
+    return Target(name, default_model)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,15 +119,12 @@ def _stream(
     ctx: AppContext, conversation_id: int, prompt: str, target: Target,
     cancel: threading.Event, *, echo: bool,
 ) -> TurnResult:  # fmt: skip
-    gen = ctx.chat.send(conversation_id, prompt, target, cancel)
-    while True:
-        try:
-            delta = next(gen)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    def write(delta: str) -> None:
         if echo:
             sys.stdout.write(delta)
             sys.stdout.flush()
+
+    return consume(ctx.chat.send(conversation_id, prompt, target, cancel), write)
 
 
 def _as_json(turn: TurnResult) -> dict[str, object]:

@@ -25,6 +25,7 @@ from app.core.providers.secrets import KeyStore
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+    from threading import Event
 
     from app.core.billing.ledger import Ledger
     from app.core.chat.conversations import Message
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from app.core.exchange import Exchanges
     from app.core.gateway.service import Gateway
     from app.core.gateway.tokens import AccessTokens
-    from app.core.llm.contract import Backend
+    from app.core.llm.contract import Backend, GenerationRequest, GenerationResult
     from app.core.llm.registry import BackendRegistry
     from app.core.local.llama_backend import LocalBackend
     from app.core.local.model_controls import ModelControlsStore
@@ -204,9 +205,16 @@ class AppContext:
         return self._service(
             "providers",
             lambda: ProviderService(
-                self.provider_store, self.keys, self.backends, self.ledger, self.is_offline
+                self.provider_store, self.keys, self.backends, self._probe, self.is_offline
             ),
         )
+
+    def _probe(
+        self, target: Target, request: GenerationRequest, tag: str, cancel: Event | None
+    ) -> GenerationResult:
+        from app.core.exchange import Origin
+
+        return self.exchanges.open(target, request, Origin(tag=tag), cancel).run().result
 
     def recover_interrupted(self) -> list[Message]:
         """After a crash: bill and mark dangling answers; opens the chat service only if any."""

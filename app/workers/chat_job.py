@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
+from app.core.foundation.streams import consume
 from app.workers.jobs import Job
 
 if TYPE_CHECKING:
@@ -41,20 +42,19 @@ class ChatJob(Job):
         self._start_turn = start_turn
 
     def work(self) -> TurnResult:
-        turn = self._start_turn(self.cancel_event)
         pending: list[str] = []
         last_emit = time.monotonic()
-        while True:
-            try:
-                delta = next(turn)
-            except StopIteration as stop:
-                if pending:
-                    self.token_received.emit(self.job_id, "".join(pending))
-                result: TurnResult = stop.value
-                return result
+
+        def coalesce(delta: str) -> None:
+            nonlocal last_emit
             pending.append(delta)
             now = time.monotonic()
             if now - last_emit >= EMIT_INTERVAL_S:
                 self.token_received.emit(self.job_id, "".join(pending))
                 pending.clear()
                 last_emit = now
+
+        result = consume(self._start_turn(self.cancel_event), coalesce)
+        if pending:
+            self.token_received.emit(self.job_id, "".join(pending))
+        return result

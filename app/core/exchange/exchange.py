@@ -234,6 +234,16 @@ class Exchange:
             self._desk.ledger.release(self._attempt.reservation)
             self._attempt = None
 
+    def run(self) -> Settled:
+        """Generate to the end without passing text on (a connection test); raise the
+        `ParleyError` the request failed with, after its row is written."""
+        for _delta in self.deltas():
+            pass
+        if self.error is not None:
+            raise self.error
+        assert self.settled is not None
+        return self.settled
+
     def stopped_before_start(self) -> Settled:
         """The caller stopped the request while it waited its turn: settle it as stopped."""
         if self._started or self._attempt is None:

@@ -14,6 +14,7 @@ from app.core.llm.contract import (
     GenerationResult,
     Sampling,
 )
+from app.core.llm.targets import Target
 from app.core.providers._common import check_key_scope
 from app.core.providers._config import ProviderConfig, ProviderKind, ProviderStore, url_origin
 from app.core.providers._errors import ProviderConfigError, ProviderError
@@ -22,7 +23,6 @@ from app.core.providers._wiring import make_backend, register_providers
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from app.core.billing.ledger import Ledger
     from app.core.llm.registry import BackendRegistry
     from app.core.providers._router import RouterOffer
     from app.core.providers.secrets import KeyStore
@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 
 PROBE_PROMPT = "Reply with the single word OK."
 PROBE_TAG = "connection-test"
+
+# Sends one request through the app's one exchange (policy, budgets, ledger row) and
+# returns its result, raising the `ParleyError` it failed with: the composition root's.
+type Probe = Callable[[Target, GenerationRequest, str, threading.Event | None], GenerationResult]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +62,13 @@ class ProviderService:
         store: ProviderStore,
         keys: KeyStore,
         registry: BackendRegistry,
-        ledger: Ledger,
+        probe: Probe,
         is_offline: Callable[[], bool],
     ) -> None:
         self.store = store
         self.keys = keys
         self.registry = registry
-        self.ledger = ledger
+        self._probe = probe
         self.is_offline = is_offline
 
     def configs(self) -> list[ProviderConfig]:
@@ -118,21 +122,15 @@ class ProviderService:
     def test(self, name: str, cancel: threading.Event | None = None) -> ProbeReport:
         """Send a real minimal request; raise the exact `ProviderError` when it fails."""
         config = self.store.get(name)
-        backend = make_backend(config, self.keys, self.is_offline)
+        self._reregister()  # the probe runs on the configuration as saved now
         request = GenerationRequest(
             (ChatMessage("user", PROBE_PROMPT),),
             Sampling(temperature=0.0, max_tokens=8),
             config.model,
         )
-        gen = backend.stream(request, cancel or threading.Event())
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                result: GenerationResult = stop.value
-                break
-        # It cost tokens, so it goes in the ledger, tagged so Billing can tell it apart.
-        self.ledger.record(result, conversation_id=None, message_id=None, tag=PROBE_TAG)
+        # It costs tokens, so it goes in the ledger, tagged so Billing can tell it apart.
+        result = self._probe(Target(name, config.model), request, PROBE_TAG, cancel)
+        backend = make_backend(config, self.keys, self.is_offline)
         models: list[str] = []
         models_error: str | None = None
         if config.kind is not ProviderKind.HF:
