@@ -160,6 +160,9 @@ class BudgetBook:
     def delete(self, budget_id: int) -> bool:
         return self.db.execute("DELETE FROM budgets WHERE id = ?", (budget_id,)).rowcount > 0
 
+    def any(self) -> bool:
+        return bool(self.db.scalar("SELECT EXISTS (SELECT 1 FROM budgets)"))
+
     def all(self) -> list[Budget]:
         return [_from_row(r) for r in self.db.query("SELECT * FROM budgets ORDER BY id")]
 
@@ -221,9 +224,12 @@ class BudgetBook:
         budget then refuses a cloud request (it could not cap it), except one billed
         by the hour, which it warns about. What running requests have reserved counts
         as spent. Call it inside the transaction that records the reservation."""
+        budgets = self.all()
+        if not budgets:
+            return []
         rates = rates or load_rates(Settings(self.db))
         warnings: list[str] = []
-        for budget in self.all():
+        for budget in budgets:
             if not budget.applies_to(backend, provider, project):
                 continue
             spent = self.status(budget, now, rates).spent + self.reserved(budget, rates)

@@ -223,7 +223,6 @@ class Ledger:
         is_cloud = not is_local and backend != LOCAL_BACKEND
         with self._override_lock:
             override, self._override_once = self._override_once, False
-        rates = load_rates(self.settings)
         pid, pid_started = this_process()
         now = self.clock()
         with self.db.transaction() as conn:
@@ -231,7 +230,7 @@ class Ledger:
             warnings = self.budgets.check(
                 backend=backend, provider=provider, project=project,
                 is_cloud=is_cloud and not override, worst_case=quote.amount,
-                currency=quote.currency, basis=quote.basis, model=model, rates=rates, now=now,
+                currency=quote.currency, basis=quote.basis, model=model, now=now,
             )  # fmt: skip
             held = quote.amount if is_cloud else None
             cur = conn.execute(

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from app.core.billing.ledger import Ledger, Quote
     from app.core.chat.attachments import Attachment
-    from app.core.chat.conversations import ConversationStore, Message
+    from app.core.chat.conversations import Conversation, ConversationStore, Message
     from app.core.exchange import Exchange, Exchanges
     from app.core.llm.registry import BackendRegistry
     from app.core.llm.targets import Target
@@ -250,14 +250,10 @@ class ChatService:
             )  # fmt: skip
         return recovered
 
-    def _origin(self, conversation_id: int) -> Origin:
-        conv = self.store.get(conversation_id)
-        return Origin(project=conv.project, conversation_id=conv.id, local_only=conv.local_only)
-
     def _check(self, conversation_id: int, target: Target) -> None:
         """Policy (the local-only lock, "keep local" projects) and the target's own checks,
         before anything is stored."""
-        self.exchanges.check(target, self._origin(conversation_id))
+        self.exchanges.check(target, _origin(self.store.get(conversation_id)))
 
     def _answer(
         self, conversation_id: int, target: Target, cancel: Event,
@@ -266,7 +262,7 @@ class ChatService:
         conv = self.store.get(conversation_id)
         request = GenerationRequest(tuple(self.store.history(conversation_id)), conv.sampling,
                                     target.model)  # fmt: skip
-        exchange = self.exchanges.open(target, request, self._origin(conversation_id), cancel)
+        exchange = self.exchanges.open(target, request, _origin(conv), cancel)
         try:
             identity = exchange.identity
             msg = self.store.start_assistant_message(
@@ -314,3 +310,7 @@ class ChatService:
     def _finish(self, conversation_id: int, message_id: int, result: GenerationResult) -> None:
         self.store.finish_assistant_message(message_id, result)
         self.store.touch(conversation_id)
+
+
+def _origin(conv: Conversation) -> Origin:
+    return Origin(project=conv.project, conversation_id=conv.id, local_only=conv.local_only)

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 from app.core.billing.errors import BudgetExceededError
 from app.core.exchange.policy import NO_POLICY, Policy, refuse_cloud
-from app.core.exchange.spend import quote, spent_result
+from app.core.exchange.spend import prompt_count, spent_result
 from app.core.foundation.errors import ParleyError
-from app.core.llm.contract import GenerationResult, Outcome, RequestContext
+from app.core.llm.contract import GenerationResult, Outcome, RequestContext, TokenSource
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
@@ -173,11 +173,14 @@ class Exchanges:
         backend.prepare(target.model)
         identity = self.identity(backend, target, origin)
         ledger = self.ledger
-        q = quote(ledger, backend, target, request.messages, request.sampling.max_tokens,
-                  exact=bool(ledger.budgets.all()))  # fmt: skip
+        # The prompt is counted only when a budget needs the figure (exactly: that can load
+        # a tokenizer); local requests are priced by energy afterwards.
+        prompt, source = 0, TokenSource.ESTIMATED
+        if not backend.is_local and ledger.budgets.any():
+            prompt, source = prompt_count(backend, target, request.messages)
         reservation = ledger.reserve(
             backend=backend.name, provider=identity.provider, model=identity.billed_model,
-            project=origin.project, prompt_tokens=q.prompt_tokens, token_source=q.token_source,
+            project=origin.project, prompt_tokens=prompt, token_source=str(source),
             max_tokens=request.sampling.max_tokens, is_local=backend.is_local,
         )  # fmt: skip
         sent = dataclasses.replace(request, model=target.model, bill_to=identity.bill_to)

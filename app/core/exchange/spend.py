@@ -25,16 +25,22 @@ if TYPE_CHECKING:
     from app.core.llm.targets import Target
 
 
+def prompt_count(
+    backend: Backend, target: Target, messages: Sequence[ChatMessage], *, exact: bool = True
+) -> tuple[int, TokenSource]:
+    """The prompt's tokens and how they were obtained. With `exact`, a cloud prompt is
+    counted with the model's tokenizer where one exists (may load it); else estimated."""
+    if backend.is_local or not exact:  # local: priced by energy after the fact
+        return estimate_prompt_tokens(messages), TokenSource.ESTIMATED
+    return count_prompt(messages, target.model)
+
+
 def quote(
     ledger: Ledger, backend: Backend, target: Target, messages: Sequence[ChatMessage],
     max_tokens: int, *, exact: bool = True,
 ) -> Quote:  # fmt: skip
-    """The most this request can cost. With `exact`, a cloud prompt is counted with the
-    model's tokenizer where one exists (may load it); else it is estimated."""
-    if backend.is_local or not exact:  # local: priced by energy after the fact
-        prompt, source = estimate_prompt_tokens(messages), TokenSource.ESTIMATED
-    else:
-        prompt, source = count_prompt(messages, target.model)
+    """The most this request can cost (see `prompt_count` for `exact`)."""
+    prompt, source = prompt_count(backend, target, messages, exact=exact)
     return ledger.quote(
         backend=backend.name, provider=backend.provider,
         model=backend.billing_model(target.model), prompt_tokens=prompt,
