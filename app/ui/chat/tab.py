@@ -205,6 +205,7 @@ class ChatTab(QWidget):
         self.context_meter = ContextMeter(ctx, pool, self.composer, self._quote_context)
         self._build_layout()
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.stop_shortcut.setObjectName("stopShortcut")
         self.stop_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.stop_shortcut.activated.connect(self.stop)
         self.setStyleSheet(chat_style(self.palette()))
