@@ -244,8 +244,8 @@ def main() -> int:
     meter.stop()
     stream_max, stream_p99 = meter.summary()
     answer = ctx.store.messages(conv.id)[-1]
-    from app.ui.chat.highlight import Highlighting
-    from app.ui.chat.math_image import MathRenderer
+    from app.ui.render.highlight import Highlighting
+    from app.ui.render.math_image import MathRenderer
 
     settle = time.perf_counter() + 30  # finished blocks: lexing and math on their threads
     while time.perf_counter() < settle and not (

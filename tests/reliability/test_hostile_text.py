@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QToolTip
 from app.core.chat.conversations import title_from
 from app.core.context import AppContext
 from app.ui.chat import ChatTab
-from app.ui.chat.text_block import TextBlock
+from app.ui.render.text_block import TextBlock
 from app.workers import WorkerPool
 from tests.helpers.tripwire import Tripwire
 from tests.reliability.support import add_exchange, open_window_once

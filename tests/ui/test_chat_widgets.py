@@ -18,8 +18,8 @@ from app.core.llm.targets import Target, TargetOption
 from app.ui.chat import ChatTab
 from app.ui.chat.message_view import FIRST_SCREEN, PAGE, RENDER_INTERVAL_MS, WINDOW
 from app.ui.chat.target_picker import TargetPicker
-from app.ui.chat.text_block import CodeBlock, TextSegment
 from app.ui.chat.view_model import UNANSWERED_NOTE
+from app.ui.render.text_block import CodeBlock, TextSegment
 from app.workers import WorkerPool
 from tests.helpers.counting_cloud import CountingCloud
 
