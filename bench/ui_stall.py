@@ -258,7 +258,7 @@ def main() -> int:
     highlighted = sum(1 for w in last if getattr(w, "highlighted", False))
     math_images = sum(sum(getattr(w, "math_keys", {}).values()) for w in last)
     listed = len(tab.conversations.ids())
-    costs = sorted(tab.view.render_ms) or [0.0]
+    costs = sorted(tab.view.live.render_ms) or [0.0]
     window.close()
     ctx.close()
     passed = stream_max <= MAX_STALL_MS and stream_p99 <= MAX_P99_MS
@@ -273,7 +273,7 @@ def main() -> int:
         outcome=answer.outcome,
         history_chars=history,
         stream_s=round(sum(meter.gaps) / 1000, 2),
-        live_renders=tab.view.renders,
+        live_renders=tab.view.live.renders,
         median_gap_ms=round(statistics.median(meter.gaps), 3),
         open_ms=round(open_ms, 1),
         conversations_listed=listed,
