@@ -132,6 +132,7 @@ class ConversationOptions(QObject):
         dialog = ConversationSettingsDialog(
             self.ctx.store, conv, default_sampling(target.model if target else ""),
             self.host, local_model=local, model_controls=self.ctx.model_controls,
+            projects=self.projects.names(),
         )  # fmt: skip
         dialog.saved.connect(self._on_settings_saved)
         dialog.finished.connect(self._on_settings_closed)
