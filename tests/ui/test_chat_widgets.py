@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics, QGuiApplication
-from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionComboBox
+from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionComboBox, QWidget
 
 from app.core.billing.errors import BudgetExceededError
 from app.core.chat.conversations import Message
@@ -313,6 +314,29 @@ def test_usable_at_common_window_sizes(
         assert rect.height() > 0
     assert tab.view.width() >= 400
     assert tab.conversations.width() >= 150
+
+
+@pytest.mark.parametrize(("size", "rows"), [((720, 480), 2), ((800, 600), 2), ((1200, 800), 1)])
+def test_the_toolbar_never_draws_one_control_over_another(
+    qtbot: QtBot, ctx: AppContext, pool: WorkerPool, size: tuple[int, int], rows: int
+) -> None:
+    """Squeezed into one row, a narrow window drew the title, the pickers and the buttons
+    over each other; the toolbar takes a second row instead."""
+    tab = make_tab(qtbot, ctx, pool)
+    tab.resize(*size)
+    toolbar = tab.toolbar
+    widgets = [w for w in toolbar.findChildren(QWidget) if w.parent() is toolbar]
+    shown = [w for w in widgets if w.isVisibleTo(tab)]
+
+    def lines() -> int:
+        tops = sorted({w.geometry().top() for w in shown})
+        return 1 + sum(1 for a, b in itertools.pairwise(tops) if b - a > 12)
+
+    qtbot.waitUntil(lambda: lines() == rows)
+    for i, first in enumerate(shown):
+        assert first.width() >= max(first.minimumSizeHint().width(), first.minimumWidth())
+        for second in shown[i + 1 :]:
+            assert not first.geometry().intersects(second.geometry()), (first, second)
 
 
 def test_long_conversations_open_on_their_newest_messages(
