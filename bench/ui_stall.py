@@ -244,8 +244,8 @@ def main() -> int:
     meter.stop()
     stream_max, stream_p99 = meter.summary()
     answer = ctx.store.messages(conv.id)[-1]
-    from app.ui.chat.highlight import Highlighting
-    from app.ui.chat.math_image import MathRenderer
+    from app.ui.render.highlight import Highlighting
+    from app.ui.render.math_image import MathRenderer
 
     settle = time.perf_counter() + 30  # finished blocks: lexing and math on their threads
     while time.perf_counter() < settle and not (
@@ -258,7 +258,7 @@ def main() -> int:
     highlighted = sum(1 for w in last if getattr(w, "highlighted", False))
     math_images = sum(sum(getattr(w, "math_keys", {}).values()) for w in last)
     listed = len(tab.conversations.ids())
-    costs = sorted(tab.view.render_ms) or [0.0]
+    costs = sorted(tab.view.live.render_ms) or [0.0]
     window.close()
     ctx.close()
     passed = stream_max <= MAX_STALL_MS and stream_p99 <= MAX_P99_MS
@@ -273,7 +273,7 @@ def main() -> int:
         outcome=answer.outcome,
         history_chars=history,
         stream_s=round(sum(meter.gaps) / 1000, 2),
-        live_renders=tab.view.renders,
+        live_renders=tab.view.live.renders,
         median_gap_ms=round(statistics.median(meter.gaps), 3),
         open_ms=round(open_ms, 1),
         conversations_listed=listed,

@@ -25,17 +25,19 @@ from app.core.foundation.settings import WINDOW_STATE
 from app.ui.chat import ChatTab
 from app.ui.gateway import GatewayController, GatewayIndicator
 from app.ui.locale_format import number
+from app.ui.shortcuts import KeyMap
 from app.workers import FunctionJob
 from app.workers.downloads import DownloadManager
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from app.core.context import AppContext
     from app.ui.billing import BillingTab
     from app.ui.models import ModelsTab
     from app.ui.preferences import PreferencesDialog
+    from app.ui.shortcuts import Key
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 
@@ -93,6 +95,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.preferences: PreferencesDialog | None = None
         self.actions_by_name: dict[str, QAction] = {}
+        self._keys = KeyMap()
         self.gateway = GatewayController(ctx, pool, self)
         self._build_menus()
         self._build_status_bar()
@@ -137,13 +140,12 @@ class MainWindow(QMainWindow):
         name: str,
         text: str,
         slot: Callable[[], object],
-        shortcuts: list[QKeySequence] | None = None,
+        keys: Iterable[Key] = (),
         role: QAction.MenuRole = QAction.MenuRole.NoRole,
     ) -> QAction:
         action = QAction(text, self)
         action.setObjectName(name)
-        if shortcuts:
-            action.setShortcuts([s for s in shortcuts if not s.isEmpty()])
+        action.setShortcuts(self._keys.claim(name, keys))
         action.setMenuRole(role)
         action.triggered.connect(slot)
         self.addAction(action)  # shortcuts work with the menu bar hidden, too
@@ -155,29 +157,29 @@ class MainWindow(QMainWindow):
         chat = self.chat_tab
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self._action("new_conversation", "&New conversation",
-                                         self._new_conversation, [QKeySequence(std.New)]))
+                                         self._new_conversation, [std.New]))
         file_menu.addAction(self._action("import_conversation", "&Import conversation…",
                                          chat.import_conversation))
         file_menu.addAction(self._action("export_conversation", "&Export conversation…",
                                          lambda: chat.export_conversation(None),
-                                         [QKeySequence("Ctrl+Shift+E")]))
+                                         ["Ctrl+Shift+E"]))
         file_menu.addSeparator()
-        # Cmd+, on macOS is the platform's Preferences key; Ctrl+, elsewhere.
-        preferences = [QKeySequence(std.Preferences), QKeySequence("Ctrl+,")]
+        # The platform's own keys, then ours where it has none (Linux binds no Preferences
+        # key and Windows no Quit key); a key both give is held once (app.ui.shortcuts).
         file_menu.addAction(self._action("preferences", "&Preferences…", self.show_preferences,
-                                         preferences, QAction.MenuRole.PreferencesRole))
+                                         [std.Preferences, "Ctrl+,"],
+                                         QAction.MenuRole.PreferencesRole))  # fmt: skip
         file_menu.addSeparator()
-        file_menu.addAction(self._action("quit", "&Quit", self.quit,
-                                         [QKeySequence(std.Quit), QKeySequence("Ctrl+Q")],
+        file_menu.addAction(self._action("quit", "&Quit", self.quit, [std.Quit, "Ctrl+Q"],
                                          QAction.MenuRole.QuitRole))  # fmt: skip
         edit_menu = self.menuBar().addMenu("&Edit")
-        edit_menu.addAction(self._action("copy", "&Copy", self.copy, [QKeySequence(std.Copy)]))
+        edit_menu.addAction(self._action("copy", "&Copy", self.copy, [std.Copy]))
         edit_menu.addAction(self._action("find", "&Find conversations", self.find_conversations,
-                                         [QKeySequence(std.Find)]))
+                                         [std.Find]))
         view_menu = self.menuBar().addMenu("&View")
         for index, title in enumerate(("&Chat", "&Models", "&Billing")):
             view_menu.addAction(self._action(f"tab_{index}", title, self._tab_switcher(index),
-                                             [QKeySequence(f"Ctrl+{index + 1}")]))
+                                             [f"Ctrl+{index + 1}"]))
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("about", f"&About {APP_NAME}…", self.show_about,
                                          role=QAction.MenuRole.AboutRole))  # fmt: skip

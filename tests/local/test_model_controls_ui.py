@@ -104,8 +104,8 @@ def test_a_local_conversations_settings_edit_its_models_controls(
     tab = ChatTab(ctx, pool)
     qtbot.addWidget(tab)
     tab.show()
-    tab.open_settings()
-    dialog = tab.settings_dialog
+    tab.options.open_settings()
+    dialog = tab.options.settings_dialog
     assert dialog is not None and dialog.model_form is not None
     assert dialog.model_box is not None and STARTER_NAME in dialog.model_box.title()
     # The context of a local model is one of its controls, not the conversation's.

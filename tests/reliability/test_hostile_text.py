@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QToolTip
 from app.core.chat.conversations import title_from
 from app.core.context import AppContext
 from app.ui.chat import ChatTab
-from app.ui.chat.text_block import TextBlock
+from app.ui.render.text_block import TextBlock
 from app.workers import WorkerPool
 from tests.helpers.tripwire import Tripwire
 from tests.reliability.support import add_exchange, open_window_once
@@ -192,7 +192,7 @@ def test_hostile_titles_names_and_errors_are_shown_as_text(
     tab = _show(qtbot, ctx, pool)
     for cid in (conversation_id, conv.id):
         tab.open_conversation(cid)
-        tab.show_error(f"Mistral refused the request: {html}")
+        tab.errors.show_error(f"Mistral refused the request: {html}")
         QApplication.processEvents()
         labels = tab.findChildren(QLabel)
         for label in labels:
@@ -235,7 +235,7 @@ def test_a_megabyte_on_one_line_opens_quickly(
         QApplication.processEvents()
         qtbot.waitUntil(lambda: not tab.view.filling)
         seconds = time.perf_counter() - started
-        conv = tab.current_conversation()
+        conv = tab.session.current_conversation()
         assert conv is not None
         kept = tab.view.widgets[-1].text == lines[conv.title]  # Copy and exports get all of it
         tally.case(hung=seconds > 2.0, lost=not kept, note=f"{conv.title}: {seconds:.2f} s")

@@ -142,7 +142,7 @@ def test_scrolling_searching_and_switching_never_stall(
 
         for text in ("lighthouse", "whale keeper", "Part 9999", "nothing-like-this", ""):
             chat.conversations.search.setText(text)
-            qtbot.waitUntil(lambda: chat._search_job is None, timeout=10_000)
+            qtbot.waitUntil(lambda: chat.library._search_job is None, timeout=10_000)
             _settle(qtbot, 250)
         _measure(meter, "search")
 

@@ -115,7 +115,7 @@ def test_the_meter_turns_amber_when_older_turns_will_be_left_out(
     tab.ctx.store.set_sampling(cid, Sampling(max_tokens=16))
     # A local model's context is one of its controls (issue 18), not the conversation's.
     tab.ctx.model_controls.set(STARTER_NAME, ModelControls(context_length=256))
-    tab.choose_target(tab._default_target_text())
+    tab.options.choose_target(tab.session.default_target_text())
     tab.composer.set_text("word " * 400)
     qtbot.waitUntil(lambda: tab.composer.meter_label.property("level") == "full",
                     timeout=20_000)  # fmt: skip
@@ -127,7 +127,7 @@ def test_loading_the_model_shows_progress_instead_of_writing(
 ) -> None:
     new_conversation(tab)
     fractions: list[float] = []
-    tab.load_progress.progressed.connect(lambda _m, f: fractions.append(f))
+    tab.turns.load_progress.progressed.connect(lambda _m, f: fractions.append(f))
     tab.composer.set_text("Hi")
     tab.composer.send_button.click()
     live = tab.view.live_widget
@@ -176,21 +176,21 @@ def test_drag_a_conversation_onto_a_folder_and_pin_one(qtbot: QtBot, tab: ChatTa
     a = tab.ctx.store.create("Tides").id
     b = tab.ctx.store.create("Lamps").id
     tab.refresh()
-    folder = tab.conversations.create_folder("Lighthouse")
+    folder = tab.conversations.folders.create_folder("Lighthouse")
     assert folder is not None
     lists = tab.conversations
     row = lists.ids().index(a)
     mime = lists.list.mimeData([lists.list.item(row)])
-    target = lists.folders.item(lists.folder_ids().index(folder))
+    target = lists.folders.item(lists.folders.folder_ids().index(folder))
     pos = lists.folders.visualItemRect(target).center()
     drop = QDropEvent(QPointF(pos), Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)  # fmt: skip
     lists.folders.dropEvent(drop)
     assert tab.ctx.store.get(a).folder_id == folder
-    lists.show_folder(folder)
+    lists.folders.show_folder(folder)
     assert lists.ids() == [a]
     assert "Lighthouse  (1)" in [lists.folders.item(i).text() for i in range(lists.folders.count())]
-    lists.show_folder(0)
+    lists.folders.show_folder(0)
     item = lists.list.item(lists.ids().index(b))
     menu = lists.context_menu(item)
     next(x for x in menu.actions() if x.text() == "Pin to top").trigger()
@@ -209,21 +209,21 @@ def test_export_and_import_from_the_window(
     send(qtbot, tab, "Say hi.")
     for fmt in ("md", "json", "html"):
         path = tmp_path / f"out.{fmt}"
-        tab.export_to(cid, path, fmt)
+        tab.files.export_to(cid, path, fmt)
         qtbot.waitUntil(path.exists, timeout=20_000)
     assert "Say hi." in (tmp_path / "out.md").read_text(encoding="utf-8")
     assert "<html>" in (tmp_path / "out.html").read_text(encoding="utf-8")
     openai = tmp_path / "other-tool.json"
     openai.write_text(json.dumps([{"role": "user", "content": "From another app"},
                                   {"role": "assistant", "content": "Welcome."}]))  # fmt: skip
-    tab.import_from(openai)
+    tab.files.import_from(openai)
     qtbot.waitUntil(lambda: tab.conversation_id != cid, timeout=20_000)
     assert [w.text for w in tab.view.widgets] == ["From another app", "Welcome."]
-    tab.import_from(tmp_path / "out.json")
+    tab.files.import_from(tmp_path / "out.json")
     qtbot.waitUntil(lambda: tab.conversations.titles()[0] == "Say hi.", timeout=20_000)
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
-    tab.import_from(bad)
+    tab.files.import_from(bad)
     qtbot.waitUntil(tab.banner.isVisible, timeout=20_000)
     assert "OpenAI-style" in tab.banner.text()
 

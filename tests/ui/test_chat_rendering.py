@@ -11,9 +11,9 @@ from PySide6.QtGui import QColor, QImage, QPalette, QTextDocument
 from PySide6.QtWidgets import QApplication
 
 from app.core.chat.conversations import Message
-from app.ui.chat.math_image import MathRenderer
 from app.ui.chat.message_widget import MessageWidget
-from app.ui.chat.text_block import CodeBlock, TextSegment
+from app.ui.render.math_image import MathRenderer
+from app.ui.render.text_block import CodeBlock, TextSegment
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot

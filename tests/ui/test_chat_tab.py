@@ -67,7 +67,7 @@ def test_send_streams_the_answer_and_shows_what_it_cost(qtbot: QtBot, tab: ChatT
     assert [w.role for w in widgets] == ["user", "assistant"]
     assert widgets[0].text == user.content
     assert widgets[1].text == answer.content
-    assert tab.view.renders >= 1  # the live message was rendered while streaming
+    assert tab.view.live.renders >= 1  # the live message was rendered while streaming
     meta = widgets[1].meta.text()
     assert meta.startswith(f"local · {answer.model} · ")
     assert f"{answer.prompt_tokens} prompt + {answer.completion_tokens} completion tokens" in meta

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.core.chat.conversations import Message
 from app.core.llm.contract import Outcome
-from app.ui.chat.markdown import CHUNK_CHARS, Segment, split_segments
 from app.ui.chat.view_model import UNANSWERED_NOTE, meta_line, notice_text
+from app.ui.render.markdown import CHUNK_CHARS, Segment, split_segments
 
 
 def _answer(**fields: object) -> Message:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics, QGuiApplication
-from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionComboBox
+from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionComboBox, QWidget
 
 from app.core.billing.errors import BudgetExceededError
 from app.core.chat.conversations import Message
@@ -16,10 +17,11 @@ from app.core.chat.projects import ProjectStore
 from app.core.llm.contract import GenerationResult, Outcome, Sampling, TokenSource, Usage
 from app.core.llm.targets import Target, TargetOption
 from app.ui.chat import ChatTab
-from app.ui.chat.message_view import FIRST_SCREEN, PAGE, RENDER_INTERVAL_MS, WINDOW
+from app.ui.chat.live_answer import RENDER_INTERVAL_MS
+from app.ui.chat.message_view import FIRST_SCREEN, PAGE, WINDOW
 from app.ui.chat.target_picker import TargetPicker
-from app.ui.chat.text_block import CodeBlock, TextSegment
 from app.ui.chat.view_model import UNANSWERED_NOTE
+from app.ui.render.text_block import CodeBlock, TextSegment
 from app.workers import WorkerPool
 from tests.helpers.counting_cloud import CountingCloud
 
@@ -202,8 +204,8 @@ def test_settings_reject_bad_values_and_keep_the_input(
     qtbot: QtBot, ctx: AppContext, pool: WorkerPool
 ) -> None:
     tab = make_tab(qtbot, ctx, pool)
-    tab.open_settings()
-    dialog = tab.settings_dialog
+    tab.options.open_settings()
+    dialog = tab.options.settings_dialog
     assert dialog is not None
     assert dialog.isVisible()
     cid = dialog.conversation_id
@@ -314,6 +316,29 @@ def test_usable_at_common_window_sizes(
     assert tab.conversations.width() >= 150
 
 
+@pytest.mark.parametrize(("size", "rows"), [((720, 480), 2), ((800, 600), 2), ((1200, 800), 1)])
+def test_the_toolbar_never_draws_one_control_over_another(
+    qtbot: QtBot, ctx: AppContext, pool: WorkerPool, size: tuple[int, int], rows: int
+) -> None:
+    """Squeezed into one row, a narrow window drew the title, the pickers and the buttons
+    over each other; the toolbar takes a second row instead."""
+    tab = make_tab(qtbot, ctx, pool)
+    tab.resize(*size)
+    toolbar = tab.toolbar
+    widgets = [w for w in toolbar.findChildren(QWidget) if w.parent() is toolbar]
+    shown = [w for w in widgets if w.isVisibleTo(tab)]
+
+    def lines() -> int:
+        tops = sorted({w.geometry().top() for w in shown})
+        return 1 + sum(1 for a, b in itertools.pairwise(tops) if b - a > 12)
+
+    qtbot.waitUntil(lambda: lines() == rows)
+    for i, first in enumerate(shown):
+        assert first.width() >= max(first.minimumSizeHint().width(), first.minimumWidth())
+        for second in shown[i + 1 :]:
+            assert not first.geometry().intersects(second.geometry()), (first, second)
+
+
 def test_long_conversations_open_on_their_newest_messages(
     qtbot: QtBot, ctx: AppContext, pool: WorkerPool
 ) -> None:
@@ -361,16 +386,16 @@ def test_only_the_live_answer_renders_and_the_view_follows_it(
     view.start_live(live)
 
     def stream(text: str) -> None:
-        renders = view.renders
+        renders = view.live.renders
         view.append_live_text(text)
-        qtbot.waitUntil(lambda: view.renders > renders)
+        qtbot.waitUntil(lambda: view.live.renders > renders)
 
     stream("The first words")
-    before = view.renders
+    before = view.live.renders
     for _ in range(50):  # a burst of text between two frames is rendered once
         view.append_live_text("")
     qtbot.wait(2 * RENDER_INTERVAL_MS)  # testing a timer: let it fire if it would
-    assert view.renders <= before + 1
+    assert view.live.renders <= before + 1
     stream(" and more words.\n\n" * 30)
     qtbot.waitUntil(lambda: bar.value() == bar.maximum())
     bar.setValue(0)  # the user scrolls up to read: the view stays there
@@ -394,7 +419,7 @@ def test_a_new_conversation_takes_its_models_default_sampling(
     tab.new_conversation()
     cid = tab.conversation_id or 0
     assert ctx.store.get(cid).sampling.temperature == 0.7
-    tab.choose_target("mistral:mistral-small-latest")
+    tab.options.choose_target("mistral:mistral-small-latest")
     conv = ctx.store.get(cid)
     assert conv.target == "mistral:mistral-small-latest"
     assert conv.sampling.temperature == 0.15
@@ -464,7 +489,7 @@ def test_the_toolbar_puts_a_conversation_in_a_project_shown_in_the_list(
     assert "globex" in [chooser.itemText(i) for i in range(chooser.count())]
     chooser.setEditText("acme")
     chooser.lineEdit().editingFinished.emit()
-    conv = tab.current_conversation()
+    conv = tab.session.current_conversation()
     assert conv is not None and conv.project == "acme"
     assert tab.conversations.projects()[tab.conversations.ids().index(conv.id)] == "acme"
     chooser.setCurrentIndex(0)  # "No project"
@@ -490,7 +515,7 @@ def test_the_cost_before_sending_is_the_figure_the_hard_budget_checks(
     assert f"{quote.prompt_tokens:,} prompt tokens" in label.text()
     # A hard budget just under that figure refuses the request: the same figure, to the digit.
     ctx.ledger.budgets.set(quote.amount * 0.99, "day", hard=True)
-    gen = ctx.chat.send(conv.id, tab.composer.text(), tab._quote_context()[1],
+    gen = ctx.chat.send(conv.id, tab.composer.text(), tab.session.quote_context()[1],
                         threading.Event())  # fmt: skip
     with pytest.raises(BudgetExceededError, match=f"could cost up to {quote.amount:.4f}"):
         next(gen)

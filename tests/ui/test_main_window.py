@@ -88,7 +88,7 @@ def test_a_hard_budget_refuses_then_send_anyway_goes_through(
     ctx.store.set_sampling(chat.conversation_id or 0, Sampling(max_tokens=16))
     chat.target_picker.choose("pricey:smollm2")
     with qtbot.waitSignal(chat.runner.turn_ended, timeout=TURN_MS):
-        chat.send("Hello?")
+        chat.turns.send("Hello?")
     assert "Refused by the" in chat.banner.text()
     assert chat.override_button.isVisible()
     assert len(server_requests(ctx)) == 0  # nothing was billed: nothing was sent

@@ -196,6 +196,10 @@ class Composer(QFrame):
     def text(self) -> str:
         return self.editor.toPlainText()
 
+    def focus_editor(self) -> None:
+        """Put the keyboard focus in the message box."""
+        self.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def set_text(self, text: str) -> None:
         self.editor.setPlainText(text)
         self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)

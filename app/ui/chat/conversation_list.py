@@ -10,84 +10,43 @@ from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, QPoint
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QInputDialog,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMenu,
     QMessageBox,
     QPushButton,
-    QSizePolicy,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.core.foundation.errors import ParleyError
+from app.ui.chat.folder_list import ALL, CONVERSATION_MIME, FolderList, conversation_mime
 from app.ui.safe_text import plain_tip
 from app.ui.theme import muted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter
+    from PySide6.QtGui import QPainter
 
     from app.core.chat.conversations import Conversation
-    from app.core.chat.folders import Folder, FolderStore
 
 SEARCH_DELAY_MS = 200  # search once typing pauses, not on every key
 ID_ROLE = Qt.ItemDataRole.UserRole
 PROJECT_ROLE = Qt.ItemDataRole.UserRole + 1
 PINNED_ROLE = Qt.ItemDataRole.UserRole + 2
-CONVERSATION_MIME = "application/x-parley-conversation"
-ALL = 0  # the folder row that shows every conversation
-FOLDER_ROWS_SHOWN = 5  # the folder list grows to this many rows, then scrolls
 
 
 class ConversationListWidget(QListWidget):
     """The list itself: a dragged conversation carries its id."""
 
     def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # type: ignore[override]
-        mime = QMimeData()
-        if items:
-            mime.setData(CONVERSATION_MIME, str(int(items[0].data(ID_ROLE))).encode())
-        return mime
+        return conversation_mime(int(items[0].data(ID_ROLE))) if items else QMimeData()
 
     def mimeTypes(self) -> list[str]:
         return [CONVERSATION_MIME]
-
-
-class FolderListWidget(QListWidget):
-    """Folders; a conversation dropped on one moves into it ("All conversations": out).
-
-    Signals:
-        conversation_dropped(conversation_id, folder_id)
-    """
-
-    conversation_dropped = Signal(int, int)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasFormat(CONVERSATION_MIME):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        over = self.itemAt(event.position().toPoint())
-        if event.mimeData().hasFormat(CONVERSATION_MIME) and over is not None:
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        item = self.itemAt(event.position().toPoint())
-        raw = bytes(event.mimeData().data(CONVERSATION_MIME).data())
-        if item is None or not raw.isdigit():
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.conversation_dropped.emit(int(raw), int(item.data(ID_ROLE)))
 
 
 class ProjectTagDelegate(QStyledItemDelegate):
@@ -169,23 +128,15 @@ class ConversationList(QWidget):
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self._emit_search)
-        self.folder_store: FolderStore | None = None
         self._shown: list[tuple[int, str, str, bool, float]] = []  # what each row shows
-        self.folders = FolderListWidget(self)
-        self.folders.setObjectName("folderList")
-        self.folders.setAcceptDrops(True)
-        self.folders.setDropIndicatorShown(True)
-        self.folders.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
-        self.folders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.folders.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.folders.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.folders.customContextMenuRequested.connect(self._folder_menu_at)
+        self.folders = FolderList(self)
         self.folders.conversation_dropped.connect(self.folder_requested)
-        self.folders.currentItemChanged.connect(self._on_folder_changed)
+        self.folders.folders_changed.connect(self.folders_changed)
+        self.folders.folder_chosen.connect(self.folder_chosen)
         self.new_folder_button = QPushButton("New folder", self)
         self.new_folder_button.setToolTip("Make a folder; drag conversations onto it")
         self.new_folder_button.setFlat(True)
-        self.new_folder_button.clicked.connect(self.ask_new_folder)
+        self.new_folder_button.clicked.connect(self.folders.ask_new_folder)
         self.list = ConversationListWidget(self)
         self.list.setObjectName("conversations")
         self.list.setDragEnabled(True)
@@ -257,103 +208,6 @@ class ConversationList(QWidget):
             self.list.blockSignals(False)
         self._update_buttons()
 
-    # folders ---------------------------------------------------------------------
-    def set_folders(self, folders: list[Folder]) -> None:
-        """Show "All conversations" and `folders`, keeping the chosen one if it still exists."""
-        chosen = self.current_folder() or ALL
-        self.folders.blockSignals(True)
-        try:
-            self.folders.clear()
-            everything = QListWidgetItem("All conversations")
-            everything.setData(ID_ROLE, ALL)
-            everything.setToolTip("Every conversation; drop one here to take it out of its folder")
-            self.folders.addItem(everything)
-            self.folders.setCurrentItem(everything)
-            for folder in folders:
-                item = QListWidgetItem(f"{folder.name}  ({folder.count})")
-                item.setData(ID_ROLE, folder.id)
-                item.setToolTip(f"Folder {folder.name}: drop conversations here")
-                self.folders.addItem(item)
-                if folder.id == chosen:
-                    self.folders.setCurrentItem(item)
-        finally:
-            self.folders.blockSignals(False)
-        rows = min(self.folders.count(), FOLDER_ROWS_SHOWN)
-        self.folders.setFixedHeight(rows * max(18, self.folders.sizeHintForRow(0)) + 4)
-
-    def current_folder(self) -> int | None:
-        """The folder shown (None: every conversation)."""
-        item = self.folders.currentItem()
-        folder = int(item.data(ID_ROLE)) if item is not None else ALL
-        return folder or None
-
-    def folder_ids(self) -> list[int]:
-        return [int(self.folders.item(i).data(ID_ROLE)) for i in range(self.folders.count())]
-
-    def show_folder(self, folder_id: int) -> None:
-        for i in range(self.folders.count()):
-            if int(self.folders.item(i).data(ID_ROLE)) == folder_id:
-                self.folders.setCurrentRow(i)
-                return
-
-    def ask_new_folder(self) -> None:
-        dialog = QInputDialog(self)
-        dialog.setWindowTitle("New folder")
-        dialog.setLabelText("Name of the new folder:")
-        dialog.textValueSelected.connect(self.create_folder)
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-
-    def create_folder(self, name: str) -> int | None:
-        if self.folder_store is None:
-            return None
-        try:
-            folder = self.folder_store.create(name)
-        except ParleyError as exc:
-            QMessageBox.warning(self, "New folder", str(exc))
-            return None
-        self.folders_changed.emit()
-        return folder.id
-
-    def _on_folder_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
-        if current is not None:
-            self.folder_chosen.emit(int(current.data(ID_ROLE)))
-
-    def _folder_menu_at(self, pos: QPoint) -> None:
-        item = self.folders.itemAt(pos)
-        menu = QMenu(self)
-        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        menu.addAction("New folder…", self.ask_new_folder)
-        if item is not None and int(item.data(ID_ROLE)) != ALL:
-            folder_id = int(item.data(ID_ROLE))
-            menu.addAction("Rename folder…", lambda: self._ask_rename_folder(folder_id))
-            menu.addAction("Delete folder", lambda: self._delete_folder(folder_id))
-        menu.popup(self.folders.viewport().mapToGlobal(pos))
-
-    def _ask_rename_folder(self, folder_id: int) -> None:
-        dialog = QInputDialog(self)
-        dialog.setWindowTitle("Rename folder")
-        dialog.setLabelText("New name:")
-        dialog.textValueSelected.connect(lambda name: self._rename_folder(folder_id, name))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-
-    def _rename_folder(self, folder_id: int, name: str) -> None:
-        if self.folder_store is None:
-            return
-        try:
-            self.folder_store.rename(folder_id, name)
-        except ParleyError as exc:
-            QMessageBox.warning(self, "Rename folder", str(exc))
-            return
-        self.folders_changed.emit()
-
-    def _delete_folder(self, folder_id: int) -> None:
-        """The folder goes; its conversations stay, in no folder."""
-        if self.folder_store is not None:
-            self.folder_store.delete(folder_id)
-            self.folders_changed.emit()
-
     # context menu on a conversation ----------------------------------------------
     def context_menu(self, item: QListWidgetItem) -> QMenu:
         conversation_id = int(item.data(ID_ROLE))
@@ -365,8 +219,9 @@ class ConversationList(QWidget):
                        lambda: self.pin_requested.emit(conversation_id, not pinned))  # fmt: skip
         move = menu.addMenu("Move to folder")
         move.addAction("No folder", lambda: self.folder_requested.emit(conversation_id, ALL))
-        for folder_id in self.folder_ids()[1:]:
-            move.addAction(self._folder_name(folder_id), self._mover(conversation_id, folder_id))
+        for folder_id in self.folders.folder_ids()[1:]:
+            move.addAction(self.folders.folder_name(folder_id),
+                           self._mover(conversation_id, folder_id))  # fmt: skip
         menu.addAction("Copy as Markdown", lambda: self.copy_requested.emit(conversation_id))
         menu.addAction("Export…", lambda: self.export_requested.emit(conversation_id))
         menu.addSeparator()
@@ -380,13 +235,6 @@ class ConversationList(QWidget):
 
     def _mover(self, conversation_id: int, folder_id: int) -> Callable[[], None]:
         return lambda: self.folder_requested.emit(conversation_id, folder_id)
-
-    def _folder_name(self, folder_id: int) -> str:
-        for i in range(self.folders.count()):
-            item = self.folders.item(i)
-            if int(item.data(ID_ROLE)) == folder_id:
-                return item.text().rsplit("  (", 1)[0]
-        return str(folder_id)
 
     def _conversation_menu_at(self, pos: QPoint) -> None:
         item = self.list.itemAt(pos)

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app.core.billing.costs import CostSource
-from app.ui.billing.format import money
 from app.ui.chat.composer_figure import ComposerFigure
-from app.ui.locale_format import number
+from app.ui.locale_format import money, number
 
 if TYPE_CHECKING:
     import threading

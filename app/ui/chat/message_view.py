@@ -1,21 +1,18 @@
 """The conversation: a scrolling column of message widgets.
 
-Finished messages render once. While an answer streams, its text collects in
-a buffer and only the live message is re-rendered, from a single-shot timer
-that starts when new text arrives and none is pending: one render per
-`RENDER_INTERVAL_MS` at most (~33 Hz while text flows), and one more at the end.
+Finished messages render once. While an answer streams, only the live message is
+re-rendered, at most every `RENDER_INTERVAL_MS` (`app.ui.chat.live_answer`).
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.core.llm.contract import Outcome
+from app.ui.chat.live_answer import LiveAnswer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,7 +23,6 @@ if TYPE_CHECKING:
     # (position, count) -> up to `count` messages just before `position`, in order
     EarlierLoader = Callable[[int, int], list[Message]]
 
-RENDER_INTERVAL_MS = 30  # ~33 Hz: smooth to the eye, cheap for the GUI thread
 # Long conversations open on their newest messages; older ones load on request,
 # so opening one costs the same whatever its length. The first screen renders at
 # once, the rest of the window in small batches between events, so a click on a
@@ -103,15 +99,7 @@ class MessageView(QScrollArea):
         self._backfill_timer.timeout.connect(self._backfill_step)
         self._anchor_from_bottom: int | None = None
         self.generating = False
-        self._live: MessageWidget | None = None
-        self._live_text = ""
-        self._render_timer = QTimer(self)
-        self._render_timer.setSingleShot(True)
-        self._render_timer.timeout.connect(self._render_live)
-        self.renders = 0  # live renders, for tests and the bench
-        self.last_render_ms = 0.0
-        self.render_ms: deque[float] = deque(maxlen=10_000)  # each live render's cost
-        self._last_render_at = 0.0
+        self.live = LiveAnswer(self)
         self._follow = True
         bar = self.verticalScrollBar()
         bar.rangeChanged.connect(self._on_range_changed)
@@ -231,8 +219,8 @@ class MessageView(QScrollArea):
         """Keep the first `count` messages."""
         while len(self.widgets) > count:
             widget = self.widgets.pop()
-            if widget is self._live:
-                self.stop_live()
+            if widget is self.live.widget:
+                self.live.stop()
             self._column.removeWidget(widget)
             widget.deleteLater()
         self.empty_label.setVisible(not self.widgets and not self.hidden_count)
@@ -251,55 +239,30 @@ class MessageView(QScrollArea):
     def start_live(self, placeholder: Message, text: str = "") -> None:
         """Append (or reuse, if it is the last message) the widget the answer streams into."""
         if self.widgets and self.widgets[-1].message == placeholder:
-            self._live = self.widgets[-1]
+            self.live.attach(self.widgets[-1], text)
         else:
-            self._live = self.append_message(placeholder)
-        self._live_text = text
-        if text:
-            self._render_live()
-        else:
-            self._live.body.prepare_prose()
+            self.live.attach(self.append_message(placeholder), text)
         self._follow = True
         self.scroll_to_bottom()
 
     def append_live_text(self, text: str) -> None:
-        if self._live is None:
-            return
-        self._live_text += text
-        if not self._render_timer.isActive():
-            # Throttle: the next render comes RENDER_INTERVAL_MS after the last one.
-            since = (time.perf_counter() - self._last_render_at) * 1000
-            self._render_timer.start(max(0, int(RENDER_INTERVAL_MS - since)))
+        self.live.append(text)
 
     def finish_live(self) -> None:
         """Render what arrived since the last render, then stop streaming."""
-        if self._live is not None:
-            self._render_timer.stop()
-            self._render_live()
-        self.stop_live()
+        self.live.finish()
 
     def stop_live(self) -> None:
-        self._render_timer.stop()
-        self._live = None
-        self._live_text = ""
+        self.live.stop()
 
     @property
     def live_widget(self) -> MessageWidget | None:
-        return self._live
+        return self.live.widget
 
     def show_loading(self, model: str, fraction: float | None) -> None:
         """The live answer waits for its model to load (None: loaded or not loading)."""
-        if self._live is not None:
-            self._live.show_loading(model, fraction)
-
-    def _render_live(self) -> None:
-        if self._live is not None:
-            started = time.perf_counter()
-            self._live.set_live_text(self._live_text)
-            self.renders += 1
-            self._last_render_at = time.perf_counter()
-            self.last_render_ms = (self._last_render_at - started) * 1000
-            self.render_ms.append(self.last_render_ms)
+        if self.live.widget is not None:
+            self.live.widget.show_loading(model, fraction)
 
     # scrolling -----------------------------------------------------------------
     def scroll_to_bottom(self) -> None:

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.llm.contract import Outcome
-from app.ui.chat.message_body import MessageBody
 from app.ui.chat.view_model import attachment_line, meta_line, notice_text
+from app.ui.render.message_body import MessageBody
 from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:

@@ -29,6 +29,8 @@ from app.ui.models.controls_form import ModelControlsForm
 from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from app.core.chat.conversations import Conversation, ConversationStore
     from app.core.local.catalog import InstalledModel
     from app.core.local.fit import ModelShape
@@ -59,6 +61,7 @@ class ConversationSettingsDialog(QDialog):
         parent: QWidget | None = None,
         local_model: InstalledModel | None = None,
         model_controls: ModelControlsStore | None = None,
+        projects: Sequence[str] = (),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Conversation settings")
@@ -66,11 +69,10 @@ class ConversationSettingsDialog(QDialog):
         self.store = store
         self.conversation_id = conversation.id
         self.model_defaults = model_defaults
-        from app.core.chat.projects import ProjectStore
         from app.ui.chat.toolbar import ProjectChooser
 
         self.project = ProjectChooser(self)
-        self.project.set_projects(ProjectStore(store.db).names(), conversation.project)
+        self.project.set_projects(list(projects), conversation.project)
         self.system_prompt = QPlainTextEdit(conversation.system_prompt, self)
         self.system_prompt.setPlaceholderText("Optional: how the model should behave")
         self.system_prompt.setMinimumHeight(90)

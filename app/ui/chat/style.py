@@ -1,9 +1,13 @@
-"""The Chat tab's look, built from the palette (app.ui.theme): no fixed text colours."""
+"""The Chat tab's look, built from the palette (app.ui.theme): no fixed text colours.
+
+The rendered messages' blocks come with `app.ui.render`'s own rules; Compare, shown inside
+the tab, uses the same sheet."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.ui.render import render_style
 from app.ui.theme import error_color, muted, rgba, warning_color
 
 if TYPE_CHECKING:
@@ -14,7 +18,7 @@ def chat_style(pal: QPalette) -> str:
     """The tab's style sheet for `pal` (rebuilt when the palette changes)."""
     grey, error, warn = muted(pal).name(), error_color(pal), warning_color(pal)
     line = rgba(muted(pal), 0.35)
-    return f"""
+    return render_style(pal) + f"""
 #messageCanvas {{ background: palette(base); }}
 #emptyState {{ color: {grey}; padding: 40px 24px; }}
 #userMessage {{
@@ -38,13 +42,6 @@ def chat_style(pal: QPalette) -> str:
 #notice[severity="info"] {{
     color: palette(text); background: {rgba(warn, 0.12)}; border: 1px solid {rgba(warn, 0.40)};
 }}
-#textBlock, #codeText {{ background: transparent; }}
-#codeBlock {{
-    background: {rgba(muted(pal), 0.10)};
-    border: 1px solid {line};
-    border-radius: 6px;
-}}
-#codeLanguage {{ color: {grey}; font-size: 9pt; }}
 #chatToolbar {{ border-bottom: 1px solid {line}; }}
 #conversationTitle {{ font-size: 12pt; font-weight: 600; }}
 #errorBanner {{

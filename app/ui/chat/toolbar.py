@@ -1,9 +1,11 @@
 """The conversation's toolbar: its title, where the next turn goes, its project, Local only,
-Settings."""
+Settings; in two rows when the window is too narrow for one."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -11,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -18,7 +21,11 @@ from app.ui.chat.elided_label import ElidedLabel
 from app.ui.chat.target_picker import TargetPicker
 from app.ui.safe_text import plain_tip
 
+if TYPE_CHECKING:
+    from PySide6.QtGui import QResizeEvent
+
 TITLE_MIN_WIDTH_PX = 110
+SPACING_PX = 8
 NO_PROJECT = "No project"
 
 
@@ -121,17 +128,62 @@ class ConversationToolbar(QFrame):
             "Send one prompt to several models side by side: speed, cost and answers"
         )
         self.compare_button.clicked.connect(self._on_compare_clicked)
-        bar = QHBoxLayout(self)
+        self._captions = (QLabel("Model", self), QLabel("Project", self))
+        self._bar = bar = QVBoxLayout(self)
         bar.setContentsMargins(14, 8, 10, 8)
-        bar.setSpacing(8)
-        bar.addWidget(self.title, 1)
-        bar.addWidget(QLabel("Model", self))
-        bar.addWidget(self.target_picker)
-        bar.addWidget(QLabel("Project", self))
-        bar.addWidget(self.project_chooser)
-        bar.addWidget(self.local_only_button)
-        bar.addWidget(self.settings_button)
-        bar.addWidget(self.compare_button)
+        bar.setSpacing(6)
+        self._top, self._bottom = QHBoxLayout(), QHBoxLayout()
+        for row in (self._top, self._bottom):
+            row.setSpacing(SPACING_PX)
+            bar.addLayout(row)
+        self._rows = 0
+        self._arrange(1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        rows = 1 if event.size().width() >= self.one_row_width() else 2
+        if rows != self._rows:
+            self._arrange(rows)
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as two rows allow, whatever the rows now: so the window may shrink the bar
+        below one row's width, and the bar then takes two."""
+        title, model, picker, project, chooser, *buttons = self._row_widgets()
+        two_rows = max(self._width_of([title, *buttons]),
+                       self._width_of([model, picker, project, chooser]))  # fmt: skip
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), two_rows), hint.height())
+
+    def one_row_width(self) -> int:
+        """The width everything needs side by side; narrower, the bar takes two rows."""
+        return self._width_of(self._row_widgets())
+
+    def _width_of(self, widgets: list[QWidget]) -> int:
+        needed = sum(max(w.minimumSizeHint().width(), w.minimumWidth()) for w in widgets)
+        margins = self._bar.contentsMargins()
+        return needed + SPACING_PX * (len(widgets) - 1) + margins.left() + margins.right()
+
+    def _row_widgets(self) -> list[QWidget]:
+        model, project = self._captions
+        return [self.title, model, self.target_picker, project, self.project_chooser,
+                self.local_only_button, self.settings_button, self.compare_button]  # fmt: skip
+
+    def _arrange(self, rows: int) -> None:
+        """One row when the bar is wide enough, else the title and buttons above the model and
+        the project (squeezed into one row, a narrow window drew them over each other)."""
+        for row in (self._top, self._bottom):
+            while row.count():
+                row.takeAt(0)
+        title, model, picker, project, chooser, *buttons = self._row_widgets()
+        self._top.addWidget(title, 1)
+        choices = self._top if rows == 1 else self._bottom
+        for widget in (model, picker, project, chooser):
+            choices.addWidget(widget)
+        if rows == 2:
+            self._bottom.addStretch(1)
+        for widget in buttons:
+            self._top.addWidget(widget)
+        self._rows = rows
 
     def set_title(self, title: str) -> None:
         self.title.setText(title)

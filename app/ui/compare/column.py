@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.chat.message_body import MessageBody
+from app.ui.render.message_body import MessageBody
 from app.ui.safe_text import plain_label
 
 if TYPE_CHECKING:

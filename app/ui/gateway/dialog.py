@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.billing.format import money
+from app.ui.locale_format import money
 from app.ui.safe_text import plain_tip
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.ui.chat.markdown import Segment, split_segments
-from app.ui.chat.text_block import CodeBlock, TextSegment
+from app.ui.render.markdown import Segment, split_segments
+from app.ui.render.text_block import CodeBlock, TextSegment
 
 SegmentWidget = TextSegment | CodeBlock
 DISPLAY_CHARS = 100_000  # laid out in ~0.1 s here, whatever the text

@@ -7,8 +7,8 @@ new text layout. (A one-width cache thrashed between them: 2,000 layouts, 0.66 s
 to insert two messages above 240.)
 
 Code blocks scroll sideways instead of wrapping, and are highlighted (Pygments,
-`app.ui.chat.highlight`) once their fence has closed. Prose shows math as
-images (`app.ui.chat.math_image`) added to the document as resources; until an
+`app.ui.render.highlight`) once their fence has closed. Prose shows math as
+images (`app.ui.render.math_image`) added to the document as resources; until an
 image is ready, or when it can't be drawn, the formula's source shows as code.
 """
 
@@ -43,14 +43,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.chat.highlight import CodeHighlighter, Highlighting, style_name
-from app.ui.chat.markdown import find_math
-from app.ui.chat.math_image import MathKey, MathRenderer
+from app.ui.render.highlight import CodeHighlighter, Highlighting, style_name
+from app.ui.render.markdown import find_math
+from app.ui.render.math_image import MathKey, MathRenderer
 from app.ui.safe_text import data_image
 from app.ui.theme import muted
 
 if TYPE_CHECKING:
-    from app.ui.chat.markdown import MathSpan, Segment, SegmentKind
+    from app.ui.render.markdown import MathSpan, Segment, SegmentKind
 
 # Model output is Markdown, never HTML: a stray "<tag" must not swallow the rest.
 MARKDOWN_FEATURES = QTextDocument.MarkdownFeature(
