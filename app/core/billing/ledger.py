@@ -35,7 +35,7 @@ from app.core.billing.costs import (
 from app.core.billing.currency import load_rates
 from app.core.billing.energy import EnergyMonitor, EnergyReading
 from app.core.billing.hourly import load_hourly, share_seconds
-from app.core.billing.prices import Price, PriceBook
+from app.core.billing.prices import PriceBook
 from app.core.billing.resolve import PriceQuery, PriceResolver
 from app.core.foundation.processes import this_process, writer_alive
 from app.core.foundation.settings import Settings
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Callable
 
+    from app.core.billing.price import Price
     from app.core.foundation.storage import Database
     from app.core.llm.contract import GenerationResult
 

@@ -37,7 +37,8 @@ from app.workers import FunctionJob
 if TYPE_CHECKING:
     import threading
 
-    from app.core.billing.prices import Price, PriceBook
+    from app.core.billing.price import Price
+    from app.core.billing.prices import PriceBook
     from app.core.foundation.storage import Database
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
