@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import graphlib
 import json
+import re
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -83,3 +84,19 @@ def test_the_core_has_no_import_circle() -> None:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as exc:
         raise AssertionError(f"import circle: {' -> '.join(exc.args[1])}") from None
+
+
+SQL = re.compile(r"\bSELECT\b.*\bFROM\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|\bDELETE FROM\b"
+                 r"|\bCREATE (?:TABLE|INDEX|TRIGGER)\b", re.S)  # fmt: skip
+
+
+def test_the_window_asks_the_core_for_rows_and_writes_no_sql() -> None:
+    """The core owns its tables (the Billing tab reads `app.core.billing.requests`)."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in (REPO / "app" / "ui").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and SQL.search(node.value)
+    ]  # fmt: skip
+    assert offenders == []
