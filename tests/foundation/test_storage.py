@@ -93,6 +93,10 @@ def _released(path: Path, version: int) -> None:
             "model, prompt_tokens, completion_tokens, token_source, duration_s, outcome) "
             "VALUES (86400.5, 1, 1, 'm', 'mistral', 'small', 10, 5, 'reported', 1, 'done')"
         )
+    if version >= 3:
+        conn.execute("INSERT INTO providers (name, kind, base_url, key_host, created_at, "
+                     "options_json) VALUES ('mi', 'mistral', 'https://api.mistral.ai/v1', "
+                     "'https://api.mistral.ai:443', 5, '{\"models\": [\"a\"]}')")  # fmt: skip
     conn.close()
 
 
@@ -131,9 +135,22 @@ def test_a_database_from_any_released_version_upgrades_to_todays_schema(
             assert db.scalar("SELECT COUNT(*) FROM usage") == 1
             assert db.scalar("SELECT requests FROM usage_daily") == 1
             assert db.scalar("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'apfel'")
+        if version >= 3:
+            assert tuple(db.query("SELECT * FROM providers")[0]) == (
+                "mi", "mistral", "https://api.mistral.ai/v1", "", "",
+                "https://api.mistral.ai:443", 5.0, '{"models": ["a"]}')  # fmt: skip
         db.close()
         with sqlite3.connect(path) as conn:
             assert _schema(conn) == expected, version
+
+
+def test_a_provider_kind_needs_no_migration(tmp_path: Path) -> None:
+    """Kinds are checked in Python (providers/kinds.py); schema 11 dropped the SQL CHECK."""
+    db = open_database(tmp_path / "p.sqlite3")
+    db.execute("INSERT INTO providers (name, kind, base_url, created_at) "
+               "VALUES ('g', 'groq', 'https://api.groq.com/openai/v1', 0)")  # fmt: skip
+    assert db.scalar("SELECT kind FROM providers") == "groq"
+    db.close()
 
 
 def test_versions_are_put_in_order_and_a_gap_is_refused() -> None:
