@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import graphlib
 import json
+import re
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -73,3 +75,46 @@ def test_backend_hooks_are_declared_never_probed_with_getattr() -> None:
                     and isinstance(node.args[1], ast.Constant) and node.args[1].value in hooks):
                 probes.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert probes == []
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_the_core_has_no_import_circle() -> None:
+    """Every import counts (function-level and type-checking ones too): two modules in a
+    circle can't be read, tested or moved apart (billing had prices -> resolve ->
+    maintained -> prices)."""
+    paths = {_module_name(p): p for p in (REPO / "app" / "core").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                # `from package import module` imports the module, not only the package.
+                targets.add(node.module)
+                targets.update(f"{node.module}.{alias.name}" for alias in node.names)
+        graph[module] = {t for t in targets if t in paths and t != module}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        raise AssertionError(f"import circle: {' -> '.join(exc.args[1])}") from None
+
+
+SQL = re.compile(r"\bSELECT\b.*\bFROM\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|\bDELETE FROM\b"
+                 r"|\bCREATE (?:TABLE|INDEX|TRIGGER)\b", re.S)  # fmt: skip
+
+
+def test_the_window_asks_the_core_for_rows_and_writes_no_sql() -> None:
+    """The core owns its tables (the Billing tab reads `app.core.billing.requests`)."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in (REPO / "app" / "ui").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and SQL.search(node.value)
+    ]  # fmt: skip
+    assert offenders == []

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import print_json, print_table
 from app.core.context import AppContext
-from app.core.providers import ProviderConfigError, parse_kind
+from app.core.providers import ProviderConfigError, all_kinds, kind_names, parse_kind
 
 if TYPE_CHECKING:
     import argparse
@@ -19,12 +19,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     add = verbs.add_parser("add", help="add a provider")
     add.add_argument("name", metavar="NAME", help="what `chat --backend` will call it")
-    add.add_argument("--kind", required=True, choices=["hf", "mistral", "openai"])
+    add.add_argument("--kind", required=True, choices=kind_names())
     add.add_argument("--base-url", default=None, metavar="URL", help="API base, e.g. .../v1")
     add.add_argument("--model", default=None, metavar="ID", help="default model id")
     add.add_argument(
         "--hf-provider", default=None, metavar="P",
-        help="hf only: fastest, cheapest, preferred or a provider name",
+        help="Hugging Face router kinds only: fastest, cheapest, preferred or a provider name",
     )  # fmt: skip
     add.set_defaults(handler=add_provider)
 
@@ -48,13 +48,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def add_provider(args: argparse.Namespace) -> int:
     ctx = AppContext.open()
     kind = parse_kind(args.kind)
-    if args.hf_provider and args.kind != "hf":
-        raise ProviderConfigError("--hf-provider only applies to --kind hf.")
+    if args.hf_provider and not kind.hf_router:
+        routed = [k.name for k in all_kinds() if k.hf_router]
+        raise ProviderConfigError(f"--hf-provider only applies to --kind {'|'.join(routed)}.")
     config = ctx.providers.add(
         args.name, kind, base_url=args.base_url, model=args.model, hf_provider=args.hf_provider
     )
     print(f"Added {config.display_name}: {config.base_url}, model {config.model or '(none)'}.")
-    if kind.value != "openai":
+    if kind.key_required:
         print(f"Now store its key: parley providers set-key {config.name}", file=sys.stderr)
     return 0
 

@@ -16,11 +16,11 @@ from app.core.foundation import offline
 from app.core.foundation.http import close_shared_client
 from app.core.foundation.paths import data_dir, database_path, ensure_writable_dir, models_dir
 from app.core.foundation.settings import DEFAULT_TARGET, OFFLINE_MODE, Settings
-from app.core.foundation.storage import Database
 from app.core.llm.targets import AUTO, LOCAL, Target, TargetOption
 from app.core.local.catalog import ModelCatalog
 from app.core.providers._config import ProviderStore
 from app.core.providers.secrets import KeyStore
+from app.core.schema import open_database
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from app.core.chat.conversations import Message
     from app.core.chat.service import ChatService
     from app.core.exchange import Exchanges
+    from app.core.foundation.storage import Database
     from app.core.gateway.service import Gateway
     from app.core.gateway.tokens import AccessTokens
     from app.core.llm.contract import Backend, GenerationRequest, GenerationResult
@@ -72,7 +73,7 @@ class AppContext:
         """Open (creating if needed) the data dir; raise `DataDirError` with a hint if we can't."""
         root = ensure_writable_dir(root or data_dir())
         ensure_writable_dir(models_dir(root))
-        db = Database(database_path(root))
+        db = open_database(database_path(root))
         settings = Settings(db)
         catalog = ModelCatalog(models_dir(root), settings)
         ctx = cls(root, db, settings, catalog, ProviderStore(db), KeyStore(settings, root))

@@ -329,10 +329,9 @@ class MainWindow(QMainWindow):
         from app.core.billing.costs import reprice_unpriced
         from app.core.billing.hf_prices import refresh_daily
         from app.core.foundation.settings import OFFLINE_MODE
-        from app.core.providers import ProviderKind
 
         ctx = self.ctx
-        routers = [c.base_url for c in ctx.provider_store.list() if c.kind is ProviderKind.HF]
+        routers = [c.base_url for c in ctx.provider_store.list() if c.kind.hf_router]
         offline = bool(ctx.settings.get(OFFLINE_MODE, False))
         if offline or not routers:
             return None

@@ -8,17 +8,19 @@ import pytest
 
 from app.core.billing.energy import EnergyMonitor
 from app.core.billing.ledger import Ledger
-from app.core.foundation.storage import Database
 from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
+from app.core.schema import open_database
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from app.core.foundation.storage import Database
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "billing.db")
+    database = open_database(tmp_path / "billing.db")
     yield database
     database.close()
 

@@ -279,7 +279,7 @@ def test_repricing_runs_off_the_gui_thread(qtbot: QtBot, ctx: AppContext) -> Non
         import unittest.mock
 
         with unittest.mock.patch.object(prices_panel, "reprice_unpriced", spy):
-            panel = PricesPanel(ctx.db, ctx.ledger.prices, pool)
+            panel = PricesPanel(ctx.ledger.prices, pool)
             qtbot.addWidget(panel)
             panel.provider.setText("acme")
             panel.model.setText("mystery")

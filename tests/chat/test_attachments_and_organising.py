@@ -14,17 +14,19 @@ from app.core.chat.export import conversation_to_markdown, export_conversation
 from app.core.chat.folders import FolderStore
 from app.core.chat.importing import ImportFormatError, import_file
 from app.core.foundation.errors import ParleyError
-from app.core.foundation.storage import Database
 from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
+from app.core.schema import open_database
 from tests.helpers.files import write_pdf, write_png
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from app.core.foundation.storage import Database
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    return Database(tmp_path / "c.sqlite3")
+    return open_database(tmp_path / "c.sqlite3")
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 
 from app.core.chat.conversations import ConversationStore, title_from
 from app.core.foundation.errors import NotFoundError, ParleyError
-from app.core.foundation.storage import Database
 from app.core.llm.contract import GenerationResult, Outcome, Sampling, TokenSource, Usage
+from app.core.schema import open_database
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def store(tmp_path: Path) -> ConversationStore:
-    return ConversationStore(Database(tmp_path / "c.sqlite3"))
+    return ConversationStore(open_database(tmp_path / "c.sqlite3"))
 
 
 def _answer(text: str) -> GenerationResult:

@@ -9,9 +9,9 @@ import pytest
 from app.core.chat.conversations import ConversationStore
 from app.core.chat.prompt import fold_system, prompt_messages
 from app.core.foundation.errors import PromptTooLongError
-from app.core.foundation.storage import Database
 from app.core.llm.context_fit import fit_messages
 from app.core.llm.contract import ChatMessage, GenerationResult, Outcome, TokenSource, Usage
+from app.core.schema import open_database
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def store(tmp_path: Path) -> ConversationStore:
-    return ConversationStore(Database(tmp_path / "c.sqlite3"))
+    return ConversationStore(open_database(tmp_path / "c.sqlite3"))
 
 
 def _turn(store: ConversationStore, cid: int, question: str, answer: str,

@@ -12,7 +12,6 @@ import pytest
 
 from app.core.foundation.errors import ModelError
 from app.core.foundation.file_lock import FileLock
-from app.core.foundation.storage import Database
 from app.core.local import hub
 from app.core.local.catalog import ModelCatalog
 from app.core.local.downloads.queue import DownloadQueue, DownloadState
@@ -27,6 +26,7 @@ from app.core.local.downloads.transfer import (
     local_name,
     partial_path,
 )
+from app.core.schema import open_database
 from tests.local.conftest import BROKEN, REPO, SPLIT_FILES, STARTER_FILE
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ def test_disk_full_mid_download_keeps_the_partial(hub_server: HubServer, small_f
 
 
 def test_queue_survives_a_restart(tmp_path: Path) -> None:
-    db = Database(tmp_path / "q.sqlite3")
+    db = open_database(tmp_path / "q.sqlite3")
     queue = DownloadQueue(db)
     a = queue.add(REPO, STARTER_FILE, 100)
     b = queue.add(REPO, "other.gguf", 50)
@@ -243,7 +243,7 @@ def test_queue_survives_a_restart(tmp_path: Path) -> None:
     queue.set_progress(a.id, 40, 100)
     queue.set_state(b.id, DownloadState.PAUSED)
     db.close()
-    reopened = DownloadQueue(Database(tmp_path / "q.sqlite3"))
+    reopened = DownloadQueue(open_database(tmp_path / "q.sqlite3"))
     resumable = reopened.recover()
     assert [(e.path, e.state, e.done) for e in resumable] == [
         (STARTER_FILE, DownloadState.QUEUED, 40)

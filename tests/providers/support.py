@@ -8,7 +8,7 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from app.core.providers import ProviderKind
+from app.core.providers import parse_kind
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -34,7 +34,7 @@ def add_provider(
 ) -> ProviderConfig:
     model = "smollm2" if kind != "hf" else None
     ctx.providers.add(
-        name, ProviderKind(kind), base_url=base_url, model=model, options={**FAST, **options}
+        name, parse_kind(kind), base_url=base_url, model=model, options={**FAST, **options}
     )
     if key:
         ctx.providers.set_key(name, key)

@@ -11,7 +11,7 @@ import random
 import time
 from typing import TYPE_CHECKING
 
-from app.core.foundation.storage import Database
+from app.core.schema import open_database
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,7 +27,7 @@ WORDS = ["lighthouse", "keeper", "whale", "tide", "lamp", "rope", "shell", "bott
 def seed(root: Path, *, messages: int, conversations: int, ledger_rows: int) -> int:
     """Fill the data folder at `root` (already opened once); returns the big conversation's id."""
     rng = random.Random(15)
-    db = Database(root / "parley.sqlite3")
+    db = open_database(root / "parley.sqlite3")
     now = time.time()
     try:
         with db.transaction() as conn:

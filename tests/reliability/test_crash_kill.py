@@ -25,8 +25,8 @@ import pytest
 
 from app.core.chat.conversations import ConversationStore
 from app.core.context import AppContext
-from app.core.foundation.storage import MIGRATIONS, SCHEMA_VERSION, Database
 from app.core.local.starter import STARTER
+from app.core.schema import MIGRATIONS, SCHEMA_VERSION, open_database
 from tests.helpers.starter import REPO
 from tests.local.conftest import REPO as HUB_REPO
 from tests.local.conftest import STARTER_FILE
@@ -94,7 +94,7 @@ def test_kill_during_ledger_writes(isolated_dirs: Path, tally: Tally) -> None:
     for _ in range(sized(6, 14)):
         acked |= {int(a) for a in kill_at_random(["ledger"], isolated_dirs, rng, within_s=0.4)}
         ok = integrity_ok(db_path)
-        db = Database(db_path)
+        db = open_database(db_path)
         present = {r[0] for r in db.query("SELECT id FROM usage")}
         db.close()
         missing = acked - present
@@ -180,7 +180,7 @@ def test_kill_during_a_migration_leaves_the_old_or_the_new_schema(
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         rows = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
         conn.close()
-        db = Database(db_path)  # finishes the migration if the kill came first
+        db = open_database(db_path)  # finishes the migration if the kill came first
         found = ConversationStore(db).list("uber")
         db.close()
         # Each migration commits on its own: a kill leaves one of the versions in between.
@@ -251,7 +251,7 @@ def test_kill_during_generation_keeps_the_question_and_the_partial_answer(
 
 @pytest.fixture
 def store(tmp_path: Path) -> ConversationStore:
-    return ConversationStore(Database(tmp_path / "w.sqlite3"))
+    return ConversationStore(open_database(tmp_path / "w.sqlite3"))
 
 
 def test_checking_a_live_writer_sends_it_no_signal(
@@ -259,9 +259,9 @@ def test_checking_a_live_writer_sends_it_no_signal(
 ) -> None:
     script = (
         "import sys, time\n"
-        "from app.core.foundation.storage import Database\n"
+        "from app.core.schema import open_database\n"
         "from app.core.chat.conversations import ConversationStore\n"
-        "store = ConversationStore(Database(sys.argv[1]))\n"
+        "store = ConversationStore(open_database(sys.argv[1]))\n"
         "conv = store.create()\n"
         "store.add_user_message(conv.id, 'q')\n"
         "store.start_assistant_message(conv.id, 'local', 'llama.cpp', 'm')\n"

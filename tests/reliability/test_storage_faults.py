@@ -18,11 +18,11 @@ from app.core.context import AppContext
 from app.core.foundation import backups
 from app.core.foundation.db_errors import CorruptDatabaseError, DiskFullError, NewerSchemaError
 from app.core.foundation.errors import DataDirError
-from app.core.foundation.storage import SCHEMA_VERSION
 from app.core.llm.contract import GenerationResult, Outcome, TokenSource, Usage
 from app.core.local import hub
 from app.core.local.downloads import transfer
 from app.core.local.downloads.transfer import DiskSpaceError, download_file, partial_path
+from app.core.schema import SCHEMA_VERSION
 from tests.helpers.filesystems import fill, read_only, small_filesystem
 from tests.local.conftest import REPO, STARTER_FILE
 from tests.reliability.support import add_exchange, run_parley

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
         PriceError,
     )
     from app.core.billing.export import ExportResult, export_csv, parse_date
-    from app.core.billing.prices import Price, PriceBook
+    from app.core.billing.price import Price
+    from app.core.billing.prices import PriceBook
     from app.core.billing.readonly import read_connection
 
 _HOMES = {
@@ -28,7 +29,8 @@ _HOMES = {
     "costs": ("CostSource", "Costing", "reprice_unpriced"),
     "errors": ("BudgetError", "BudgetExceededError", "ExportError", "PriceError"),
     "export": ("ExportResult", "export_csv", "parse_date"),
-    "prices": ("Price", "PriceBook"),
+    "price": ("Price",),
+    "prices": ("PriceBook",),
     "readonly": ("read_connection",),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}

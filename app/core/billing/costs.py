@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.billing.energy import DEFAULT_WATTS, device_class, estimated_wh
 from app.core.billing.errors import PriceError
-from app.core.billing.prices import Price, PriceBook, validate_amount, validate_currency
+from app.core.billing.prices import PriceBook, validate_amount, validate_currency
 
 if TYPE_CHECKING:
     from app.core.billing.currency import Rates
     from app.core.billing.hourly import HourlyRate
+    from app.core.billing.price import Price
     from app.core.foundation.settings import Settings
     from app.core.foundation.storage import Database
 

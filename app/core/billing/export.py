@@ -1,8 +1,8 @@
 """CSV export of the ledger: RFC 4180 (CRLF, quoted as needed), UTF-8, ISO-8601 UTC times.
 
 One row per request, in the order they were recorded. The ledger holds no
-secrets, and the column list is explicit, so nothing but these columns can
-ever reach the file.
+secrets, and the columns are declared (billing/columns.py), so nothing but
+these columns can ever reach the file.
 
 Speed: SQLite builds each CSV line in C (formatting, quoting) and hands
 back one string per chunk of rows, and chunks are built on a few threads
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.billing.aggregates import rates_for
+from app.core.billing.columns import USAGE_COLUMNS, csv_headers
 from app.core.billing.errors import ExportError
 from app.core.billing.readonly import read_connection
 
@@ -33,16 +34,11 @@ if TYPE_CHECKING:
     from app.core.billing.currency import Rates
     from app.core.foundation.storage import Database
 
-COLUMNS = (
-    "id", "time_utc", "conversation_id", "message_id", "project", "tag", "backend",
-    "provider", "model", "prompt_tokens", "completion_tokens", "token_source", "ttft_s",
-    "duration_s", "outcome", "request_id", "cost", "currency", "cost_source", "price_input",
-    "price_output", "energy_wh", "compare_cost", "requested_model", "price_source",
-    "price_date", "local_date", "display_cost", "display_currency", "client", "route",
-)  # fmt: skip
+# The header and the ledger column behind each header (billing/columns.py declares both).
+COLUMNS = csv_headers()
+_SOURCE = {c.csv: c for c in USAGE_COLUMNS}
 # Free text a user or a provider chose: may hold a comma, a quote or a line break.
-_FREE_TEXT = frozenset({"project", "tag", "backend", "provider", "model", "request_id",
-                        "requested_model", "price_source", "client", "route"})  # fmt: skip
+_FREE_TEXT = frozenset(c.csv for c in USAGE_COLUMNS if c.free_text)
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection, see
 # OWASP's "CSV Injection"): such free text gets a leading apostrophe, shown as text.
 _FORMULA_START = "('=', '+', '-', '@', char(9), char(13))"
@@ -57,8 +53,8 @@ def _safe(column: str) -> str:
             f"ELSE {column} END")  # fmt: skip
 
 
-def _field(column: str, *, quote: bool, rates: Rates, safe: bool = True) -> str:
-    match column:
+def _field(header: str, *, quote: bool, rates: Rates, safe: bool = True) -> str:
+    match header:
         case "time_utc":
             return "strftime('%Y-%m-%dT%H:%M:%fZ', created_at, 'unixepoch')"
         case "local_date":
@@ -67,7 +63,8 @@ def _field(column: str, *, quote: bool, rates: Rates, safe: bool = True) -> str:
             return f"cost * {rates.sql_factor()}"
         case "display_currency":
             return f"CASE WHEN cost IS NOT NULL THEN '{rates.display}' END"
-    if column not in _FREE_TEXT or not safe:
+    column = _SOURCE[header].name
+    if header not in _FREE_TEXT or not safe:
         return column  # the fast path: `_chunk` checks no cell needs quoting or neutralising
     if not quote:
         return _safe(column)
@@ -84,7 +81,7 @@ def _line(*, quote: bool, rates: Rates, sep: str = ",", safe: bool = True) -> st
 
 
 # Most rows need no quoting: test all free-text fields at once, quote field by field only then.
-_FREE = sorted(_FREE_TEXT)
+_FREE = sorted(c.name for c in USAGE_COLUMNS if c.free_text)
 _NEEDS_QUOTES = (
     f"printf('{'%s' * len(_FREE)}', {', '.join(_FREE)}) "
     "GLOB '*[\",' || char(10) || char(13) || ']*'"

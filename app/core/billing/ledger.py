@@ -19,10 +19,11 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.core.billing.budgets import BudgetBook
+from app.core.billing.columns import COLUMN_NAMES, SELECT_LIST, UsageRow
 from app.core.billing.costs import (
     LOCAL_BACKEND,
     Costing,
@@ -35,7 +36,7 @@ from app.core.billing.costs import (
 from app.core.billing.currency import load_rates
 from app.core.billing.energy import EnergyMonitor, EnergyReading
 from app.core.billing.hourly import load_hourly, share_seconds
-from app.core.billing.prices import Price, PriceBook
+from app.core.billing.prices import PriceBook
 from app.core.billing.resolve import PriceQuery, PriceResolver
 from app.core.foundation.processes import this_process, writer_alive
 from app.core.foundation.settings import Settings
@@ -45,49 +46,18 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Callable
 
+    from app.core.billing.price import Price
     from app.core.foundation.storage import Database
     from app.core.llm.contract import GenerationResult
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRow:
-    id: int
-    created_at: float
-    conversation_id: int | None
-    message_id: int | None
-    backend: str
-    provider: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    token_source: str
-    ttft_s: float | None
-    duration_s: float
-    outcome: str
-    request_id: str | None
-    project: str | None
-    tag: str | None
-    cost: float | None = None
-    currency: str | None = None
-    cost_source: str = "no price"
-    price_input: float | None = None
-    price_output: float | None = None
-    energy_wh: float | None = None
-    compare_cost: float | None = None
-    requested_model: str | None = None
-    price_source: str | None = None
-    price_date: str | None = None
-    local_day: int | None = None
-    client: str | None = None  # the gateway client that sent it (token label or header)
-    route: str | None = None  # why an `auto` request went where it did
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-
-_ROW_FIELDS = tuple(f.name for f in fields(UsageRow))
+# Every usage column but `id`, as named parameters: `_insert` must give each a value.
+_INSERT = (
+    f"INSERT INTO usage ({', '.join(n for n in COLUMN_NAMES if n != 'id')}) VALUES "
+    f"({', '.join(':' + n for n in COLUMN_NAMES if n != 'id')})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,45 +339,36 @@ class Ledger:
         tag: str | None, client: str | None,
     ) -> int:  # fmt: skip
         requested = result.requested_model
-        cur = conn.execute(
-            "INSERT INTO usage (created_at, conversation_id, message_id, backend, provider, "
-            "model, prompt_tokens, completion_tokens, token_source, ttft_s, duration_s, outcome, "
-            "request_id, project, tag, cost, currency, cost_source, price_input, price_output, "
-            "energy_wh, compare_cost, requested_model, price_source, price_date, local_day, "
-            "client, route) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)",
-            (
-                when,
-                conversation_id,
-                message_id,
-                result.backend,
-                result.provider,
-                result.model,
-                result.usage.prompt_tokens,
-                result.usage.completion_tokens,
-                str(result.usage.source),
-                result.ttft_s,
-                result.duration_s,
-                str(result.outcome),
-                result.request_id,
-                project,
-                tag,
-                c.cost,
-                c.currency,
-                str(c.source),
-                c.price_input,
-                c.price_output,
-                c.energy_wh,
-                c.compare_cost,
-                requested if requested and requested != result.model else None,
-                c.price_source,
-                c.price_date,
-                local_day(when),
-                client,
-                result.route,
-            ),
-        )
+        cur = conn.execute(_INSERT, {
+            "created_at": when,
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "project": project,
+            "tag": tag,
+            "backend": result.backend,
+            "provider": result.provider,
+            "model": result.model,
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "token_source": str(result.usage.source),
+            "ttft_s": result.ttft_s,
+            "duration_s": result.duration_s,
+            "outcome": str(result.outcome),
+            "request_id": result.request_id,
+            "cost": c.cost,
+            "currency": c.currency,
+            "cost_source": str(c.source),
+            "price_input": c.price_input,
+            "price_output": c.price_output,
+            "energy_wh": c.energy_wh,
+            "compare_cost": c.compare_cost,
+            "requested_model": requested if requested and requested != result.model else None,
+            "price_source": c.price_source,
+            "price_date": c.price_date,
+            "local_day": local_day(when),
+            "client": client,
+            "route": result.route,
+        })  # fmt: skip
         return int(cur.lastrowid or 0)
 
     def rows(
@@ -416,14 +377,15 @@ class Ledger:
         """Newest first; only `project`'s (exact name) when given."""
         where, params = ("WHERE project = ? ", [project]) if project is not None else ("", [])
         rows = self.db.query(
-            f"SELECT * FROM usage {where}ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            f"SELECT {SELECT_LIST} FROM usage {where}ORDER BY created_at DESC, id DESC "
+            "LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return [UsageRow(**{k: r[k] for k in _ROW_FIELDS}) for r in rows]
+        return [UsageRow(*r) for r in rows]
 
     def get(self, usage_id: int) -> UsageRow | None:
-        rows = self.db.query("SELECT * FROM usage WHERE id = ?", (usage_id,))
-        return UsageRow(**{k: rows[0][k] for k in _ROW_FIELDS}) if rows else None
+        rows = self.db.query(f"SELECT {SELECT_LIST} FROM usage WHERE id = ?", (usage_id,))
+        return UsageRow(*rows[0]) if rows else None
 
     def recent_speed(
         self, backend: str, model: str | None = None, latest: int = 20

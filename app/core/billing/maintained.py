@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
-from app.core.billing.prices import Price
+from app.core.billing.price import Price
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -12,12 +12,13 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.billing.errors import PriceError
+from app.core.billing.price import Price as Price  # its home before price.py
+from app.core.billing.resolve import PriceQuery, PriceResolver
 
 if TYPE_CHECKING:
     from app.core.foundation.storage import Database
@@ -25,25 +26,6 @@ if TYPE_CHECKING:
 # Nobody sells a model at $10,000 per million tokens; above that it is a typo.
 MAX_PRICE_PER_MTOK = 10_000.0
 KNOWN_CURRENCIES = frozenset({"USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "CNY", "SEK"})
-
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    provider: str
-    model: str
-    input: float  # per million prompt tokens
-    output: float  # per million completion tokens
-    currency: str
-    source: str
-    date: str  # ISO date the price was read
-    cached_input: float | None = None
-    user_override: bool = False
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def resources_dir() -> Path:
@@ -136,8 +118,6 @@ class PriceBook:
 
     def lookup(self, provider: str, model: str) -> Price | None:
         """The price one request to `provider` for `model` would be billed at, or None."""
-        from app.core.billing.resolve import PriceQuery, PriceResolver
-
         return PriceResolver(self).resolve(PriceQuery(provider, provider, model))
 
     def set(

@@ -28,14 +28,14 @@ import dataclasses
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.billing.maintained import maintained_price
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-    from app.core.billing.prices import Price, PriceBook
+    from app.core.billing.price import Price
 
 HF_POLICIES = frozenset({"fastest", "cheapest", "preferred"})
 # OpenAI-style `-2024-07-18` and Anthropic-style `-20241022` snapshot suffixes. Mistral's
@@ -59,6 +59,19 @@ class PriceQuery:
         return (base, None, suffix) if suffix in HF_POLICIES else (base, suffix, None)
 
 
+class PriceTable(Protocol):
+    """What resolution reads: the stored prices and the shipped file (`PriceBook` is one).
+    A protocol, so the book can offer `lookup` through this module without an import
+    circle (prices -> resolve -> maintained -> price)."""
+
+    @property
+    def shipped(self) -> tuple[Price, ...]: ...
+
+    def stored(self, providers: list[str] | None = None) -> list[Price]: ...
+
+    def stored_for_model(self, model_keys: list[str]) -> list[Price]: ...
+
+
 def normalise(model: str) -> str:
     """`OpenAI/GPT-4o-mini-2024-07-18:groq` -> `gpt-4o-mini`."""
     name = model.strip().lower().split(":", 1)[0].rsplit("/", 1)[-1]
@@ -72,7 +85,7 @@ def _unique(items: Iterable[str | None]) -> list[str]:
 class PriceResolver:
     def __init__(
         self,
-        book: PriceBook,
+        book: PriceTable,
         maintained: Callable[[str, str | None, Sequence[str], float], Price | None] | None = None,
     ) -> None:
         self.book = book

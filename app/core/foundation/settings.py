@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from app.core.foundation.migrations import Migration
+
 if TYPE_CHECKING:
     from app.core.foundation.storage import Database
 
@@ -15,6 +17,16 @@ ACTIVE_MODEL = "active_model"
 OFFLINE_MODE = "privacy.offline_mode"  # bool: issue 4, no network traffic at all
 DEFAULT_TARGET = "chat.default_target"  # "backend:model" for new conversations; "" = active model
 WINDOW_STATE = "window.state"  # issue 17: geometry, splitters and last tab (base64 / ints)
+
+SCHEMA: tuple[Migration, ...] = (
+    # the foundation's own table (see app.core.foundation.migrations)
+    Migration(1, """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """),
+)
 
 
 class Settings:

@@ -1,4 +1,5 @@
-"""Cloud providers: configs in SQLite, keys in the OS keyring, OpenAI-style streaming.
+"""Cloud providers: kinds as data (kinds.py), configs in SQLite, keys in the OS keyring,
+OpenAI-style streaming.
 May use foundation, chat (backend interface, service, targets) and billing's ledger; never local."""
 
 # The names below load on first use (PEP 562): start-up needs only the provider
@@ -12,17 +13,10 @@ if TYPE_CHECKING:
     from app.core.llm.token_estimate import estimate_prompt_tokens, estimate_tokens
     from app.core.providers._common import RetryPolicy, check_key_scope
     from app.core.providers._config import (
-        HF_DEFAULT_MODEL,
-        HF_POLICIES,
-        HF_ROUTER_URL,
-        MISTRAL_DEFAULT_MODEL,
-        MISTRAL_URL,
         ProviderConfig,
-        ProviderKind,
         ProviderStore,
         defaults_for,
         is_loopback,
-        parse_kind,
         url_origin,
     )
     from app.core.providers._errors import (
@@ -49,22 +43,43 @@ if TYPE_CHECKING:
     from app.core.providers._router import RouterOffer, fetch_offers, parse_offers
     from app.core.providers._service import ProviderService
     from app.core.providers._wiring import make_backend, provider_options, register_providers
+    from app.core.providers.kinds import (
+        HF_DEFAULT_MODEL,
+        HF_POLICIES,
+        HF_ROUTER_URL,
+        MISTRAL_DEFAULT_MODEL,
+        MISTRAL_URL,
+        Kind,
+        ProviderKind,
+        Wire,
+        all_kinds,
+        find_kind,
+        kind_names,
+        parse_kind,
+    )
 
 _HOMES = {
     "app.core.providers._common": ("RetryPolicy", "check_key_scope"),
     "app.core.providers._config": (
+        "ProviderConfig",
+        "ProviderStore",
+        "defaults_for",
+        "is_loopback",
+        "url_origin",
+    ),
+    "app.core.providers.kinds": (
         "HF_DEFAULT_MODEL",
         "HF_POLICIES",
         "HF_ROUTER_URL",
         "MISTRAL_DEFAULT_MODEL",
         "MISTRAL_URL",
-        "ProviderConfig",
+        "Kind",
         "ProviderKind",
-        "ProviderStore",
-        "defaults_for",
-        "is_loopback",
+        "Wire",
+        "all_kinds",
+        "find_kind",
+        "kind_names",
         "parse_kind",
-        "url_origin",
     ),
     "app.core.providers._errors": (
         "AuthError",
@@ -107,6 +122,7 @@ __all__ = [
     "EmptyAnswerError",
     "HFBackend",
     "KeyScopeError",
+    "Kind",
     "MalformedStreamError",
     "MissingKeyError",
     "NoKeyringError",
@@ -126,12 +142,16 @@ __all__ = [
     "StreamErrorEvent",
     "StreamTimeoutError",
     "UnknownModelError",
+    "Wire",
+    "all_kinds",
     "check_key_scope",
     "defaults_for",
     "estimate_prompt_tokens",
     "estimate_tokens",
     "fetch_offers",
+    "find_kind",
     "is_loopback",
+    "kind_names",
     "make_backend",
     "parse_kind",
     "parse_offers",

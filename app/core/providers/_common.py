@@ -16,7 +16,7 @@ from app.core.llm.contract import (
     Usage,
 )
 from app.core.llm.token_count import count_prompt, count_text, worse
-from app.core.providers._config import ProviderConfig, ProviderKind, is_loopback, url_origin
+from app.core.providers._config import ProviderConfig, is_loopback, url_origin
 from app.core.providers._errors import (
     AuthError,
     KeyScopeError,
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
     from app.core.providers.secrets import KeyStore
 
-KEY_REQUIRED = frozenset({ProviderKind.HF, ProviderKind.MISTRAL})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -78,7 +77,7 @@ class Guard:
         """The key to send, or None for a keyless OpenAI-compatible server."""
         c = self.config
         if not c.has_key:
-            if c.kind in KEY_REQUIRED:
+            if c.kind.key_required:
                 raise MissingKeyError(
                     f"No API key is stored for {c.display_name}.",
                     f"Run `parley providers set-key {c.name}` and paste the key, "

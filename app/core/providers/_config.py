@@ -1,4 +1,7 @@
-"""Provider configurations, stored in SQLite (table `providers`). Never keys."""
+"""Provider configurations, stored in SQLite (table `providers`). Never keys.
+
+A provider's kind is a row of `kinds.KINDS`, checked here in Python (the table has no
+SQL CHECK on it since schema 11): a new kind needs no migration."""
 
 from __future__ import annotations
 
@@ -7,47 +10,26 @@ import json
 import re
 import time
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from app.core.providers._errors import ProviderConfigError
+from app.core.providers.kinds import Kind, kind_names, parse_kind, stored_kind
+from app.core.providers.kinds import ProviderKind as ProviderKind  # routing names kinds here
 
 if TYPE_CHECKING:
     from app.core.foundation.storage import Database
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 RESERVED_NAMES = frozenset({"local", "auto"})  # the local backend and the router
-HF_ROUTER_URL = "https://router.huggingface.co/v1"
-HF_DEFAULT_MODEL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
-HF_POLICIES = ("fastest", "cheapest", "preferred")
-MISTRAL_URL = "https://api.mistral.ai/v1"
-MISTRAL_DEFAULT_MODEL = "mistral-small-latest"
-
-
-class ProviderKind(StrEnum):
-    HF = "hf"
-    MISTRAL = "mistral"
-    OPENAI = "openai"
-
-    @property
-    def label(self) -> str:
-        match self:
-            case ProviderKind.HF:
-                return "Hugging Face"
-            case ProviderKind.MISTRAL:
-                return "Mistral"
-            case ProviderKind.OPENAI:
-                return "OpenAI-compatible"
-
-
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
     name: str
-    kind: ProviderKind
+    kind: Kind
     base_url: str
     model: str
-    hf_provider: str = ""  # hf only: a policy (fastest/cheapest/preferred) or a provider name
+    # HF router kinds only: a policy (fastest/cheapest/preferred) or a provider name
+    hf_provider: str = ""
     key_host: str | None = None  # scheme://host:port the stored key was saved for; None = no key
     created_at: float = 0.0
     # Non-secret tuning: timeouts, retry limits, cached model ids ("models").
@@ -77,7 +59,7 @@ class ProviderConfig:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "kind": str(self.kind),
+            "kind": self.kind.name,
             "base_url": self.base_url,
             "model": self.model,
             "hf_provider": self.hf_provider,
@@ -126,30 +108,15 @@ def normalize_base_url(url: str) -> str:
     return url
 
 
-def defaults_for(kind: ProviderKind) -> tuple[str, str, str]:
+def defaults_for(kind: Kind) -> tuple[str, str, str]:
     """(base_url, model, hf_provider) a new provider of this kind starts with."""
-    match kind:
-        case ProviderKind.HF:
-            return HF_ROUTER_URL, HF_DEFAULT_MODEL, "fastest"
-        case ProviderKind.MISTRAL:
-            return MISTRAL_URL, MISTRAL_DEFAULT_MODEL, ""
-        case ProviderKind.OPENAI:
-            return "", "", ""
-
-
-def parse_kind(text: str) -> ProviderKind:
-    try:
-        return ProviderKind(text)
-    except ValueError:
-        raise ProviderConfigError(
-            f"Unknown provider kind '{text}'.", "Use one of: hf, mistral, openai."
-        ) from None
+    return kind.base_url, kind.model, kind.hf_provider
 
 
 def _row_to_config(row: Any) -> ProviderConfig:
     return ProviderConfig(
         name=row["name"],
-        kind=ProviderKind(row["kind"]),
+        kind=stored_kind(row["kind"]),
         base_url=row["base_url"],
         model=row["model"],
         hf_provider=row["hf_provider"],
@@ -177,14 +144,14 @@ class ProviderStore:
             known = ", ".join(c.name for c in self.list()) or "none yet"
             raise ProviderConfigError(
                 f"There is no provider called '{name}' (known: {known}).",
-                "Add one with `parley providers add NAME --kind hf|mistral|openai`.",
+                f"Add one with `parley providers add NAME --kind {'|'.join(kind_names())}`.",
             )
         return config
 
     def add(
         self,
         name: str,
-        kind: ProviderKind,
+        kind: Kind | str,
         *,
         base_url: str | None = None,
         model: str | None = None,
@@ -201,10 +168,11 @@ class ProviderStore:
                 f"A provider called '{name}' already exists.",
                 "Pick another name, or remove it first with `parley providers remove`.",
             )
+        kind = parse_kind(kind)
         default_url, default_model, default_hf = defaults_for(kind)
         if not (base_url or default_url):
             raise ProviderConfigError(
-                "An OpenAI-compatible provider needs --base-url.",
+                f"A provider of kind {kind.label} needs --base-url.",
                 "For example --base-url http://127.0.0.1:8080/v1.",
             )
         config = ProviderConfig(
@@ -212,9 +180,7 @@ class ProviderStore:
             kind=kind,
             base_url=normalize_base_url(base_url or default_url),
             model=(model or default_model).strip(),
-            hf_provider=_clean_hf_provider(hf_provider or default_hf)
-            if kind is ProviderKind.HF
-            else "",
+            hf_provider=_clean_hf_provider(hf_provider or default_hf) if kind.hf_router else "",
             created_at=time.time(),
             options=dict(options or {}),
         )
@@ -246,7 +212,7 @@ class ProviderStore:
         self.db.execute("DELETE FROM providers WHERE name = ?", (name,))
 
     def _write(self, c: ProviderConfig, *, insert: bool) -> None:
-        values = (c.kind.value, c.base_url, c.model, c.hf_provider, c.key_host,
+        values = (parse_kind(c.kind).name, c.base_url, c.model, c.hf_provider, c.key_host,
                   json.dumps(c.options), c.name)  # fmt: skip
         if insert:
             self.db.execute(

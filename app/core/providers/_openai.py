@@ -1,7 +1,9 @@
 """OpenAI-compatible streaming chat (`POST {base}/chat/completions`) on the shared client.
 
-Also the Mistral kind and the Hugging Face router (`_hf.py`): same wire format,
-different defaults and error bodies, which `status_error` reads either way.
+The wire format of every kind whose row (`kinds.py`) says `Wire.OPENAI`, and through a
+subclass of the Hugging Face router (`_hf.py`): same format, different defaults and
+error bodies, which `status_error` reads either way. What differs between kinds is
+read off the row: `stream_usage`, `ledger_provider`, `images`.
 
 The request body is a contract per kind (tests/providers/test_contracts.py
 checks each against a server as strict as the real one):
@@ -11,8 +13,8 @@ checks each against a server as strict as the real one):
   has a list of `text` and `image_url` parts, with the image as a data: URL,
   issue 17), `stream: true`,
   `max_tokens`, `temperature`, `top_p`;
-- OpenAI-compatible and HF: also `stream_options: {"include_usage": true}`, or
-  the stream carries no usage;
+- OpenAI-compatible and HF (`stream_usage`): also `stream_options:
+  {"include_usage": true}`, or the stream carries no usage;
 - Mistral: no `stream_options`. Mistral's API answers 422 `extra_forbidden`
   for any field it does not know, and sends usage on the last chunk unasked.
 
@@ -50,7 +52,6 @@ from app.core.providers._common import (
     scrubbed,
     status_error,
 )
-from app.core.providers._config import ProviderConfig, ProviderKind
 from app.core.providers._errors import (
     ConnectFailedError,
     ConnectionDroppedError,
@@ -77,6 +78,8 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from app.core.providers._config import ProviderConfig
+    from app.core.providers.kinds import Kind
     from app.core.providers.secrets import KeyStore
 
 logger = logging.getLogger(__name__)
@@ -86,7 +89,7 @@ SETTLE_S = 0.1  # how long the body's end may take to come after [DONE]
 SETTLE_READS = 4  # network reads after [DONE] before giving the connection up
 
 
-def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> dict[str, Any]:
+def request_body(request: GenerationRequest, model: str, kind: Kind) -> dict[str, Any]:
     """The JSON body of a chat request for `kind` (the contract in the module docstring)."""
     s = request.sampling
     body: dict[str, Any] = {
@@ -97,7 +100,7 @@ def request_body(request: GenerationRequest, model: str, kind: ProviderKind) -> 
         "temperature": s.temperature,
         "top_p": s.top_p,
     }
-    if kind is not ProviderKind.MISTRAL:
+    if kind.stream_usage:
         body["stream_options"] = {"include_usage": True}
     return body
 
@@ -118,13 +121,7 @@ def provider_label(config: ProviderConfig) -> str:
     """The `provider` column of ledger rows: who is paid for this answer."""
     from urllib.parse import urlsplit
 
-    match config.kind:
-        case ProviderKind.MISTRAL:
-            return "mistral"
-        case ProviderKind.HF:
-            return "huggingface"
-        case ProviderKind.OPENAI:
-            return urlsplit(config.base_url).netloc or config.name
+    return config.kind.ledger_provider or urlsplit(config.base_url).netloc or config.name
 
 
 class OpenAICompatBackend(Backend):
@@ -157,7 +154,10 @@ class OpenAICompatBackend(Backend):
         return model
 
     def accepts_images(self, model: str) -> bool:
-        """Whether `model` reads image parts (`app.core.llm.vision`)."""
+        """Whether `model` reads image parts: as the kind says, else by its name
+        (`app.core.llm.vision`)."""
+        if self.config.kind.images is not None:
+            return self.config.kind.images
         return model_accepts_images(self.wire_model(model or self.default_model))
 
     def prepare(self, model: str) -> None:

@@ -16,7 +16,7 @@ from app.core.llm.contract import (
 )
 from app.core.llm.targets import Target
 from app.core.providers._common import check_key_scope
-from app.core.providers._config import ProviderConfig, ProviderKind, ProviderStore, url_origin
+from app.core.providers._config import ProviderConfig, ProviderStore, url_origin
 from app.core.providers._errors import ProviderConfigError, ProviderError
 from app.core.providers._wiring import make_backend, register_providers
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from app.core.llm.registry import BackendRegistry
     from app.core.providers._router import RouterOffer
+    from app.core.providers.kinds import Kind
     from app.core.providers.secrets import KeyStore
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class ProviderService:
     def add(
         self,
         name: str,
-        kind: ProviderKind,
+        kind: Kind | str,
         *,
         base_url: str | None = None,
         model: str | None = None,
@@ -133,7 +134,7 @@ class ProviderService:
         backend = make_backend(config, self.keys, self.is_offline)
         models: list[str] = []
         models_error: str | None = None
-        if config.kind is not ProviderKind.HF:
+        if not config.kind.hf_router:  # the router lists offers, not this provider's models
             try:
                 models = backend.list_models()
             except ProviderError as exc:
@@ -148,7 +149,7 @@ class ProviderService:
         from app.core.providers._router import fetch_offers
 
         config = self.store.get(name)
-        if config.kind is not ProviderKind.HF:
+        if not config.kind.hf_router:
             raise ProviderError(f"{config.display_name} is not a Hugging Face provider.")
         return fetch_offers(Guard(config, self.keys, self.is_offline), model or config.model)
 

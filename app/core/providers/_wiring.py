@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.core.llm.targets import Target, TargetOption
-from app.core.providers._config import ProviderConfig, ProviderKind, ProviderStore
+from app.core.providers._errors import ProviderConfigError
+from app.core.providers.kinds import Wire
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.core.llm.contract import Backend
     from app.core.llm.registry import BackendRegistry
+    from app.core.providers._config import ProviderConfig, ProviderStore
     from app.core.providers._hf import HFBackend
     from app.core.providers._openai import OpenAICompatBackend
     from app.core.providers.secrets import KeyStore
@@ -25,9 +27,17 @@ def make_backend(
     from app.core.providers._hf import HFBackend
     from app.core.providers._openai import OpenAICompatBackend
 
-    if config.kind is ProviderKind.HF:
-        return HFBackend(config, keys, is_offline)
-    return OpenAICompatBackend(config, keys, is_offline)
+    match config.kind.wire:
+        case Wire.OPENAI:
+            return OpenAICompatBackend(config, keys, is_offline)
+        case Wire.HF_ROUTER:
+            return HFBackend(config, keys, is_offline)
+        case None:
+            raise ProviderConfigError(
+                f"This Parley doesn't know {config.name}'s provider kind "
+                f"('{config.kind.name}'): a newer Parley added it.",
+                f"Update Parley, or remove it with `parley providers remove {config.name}`.",
+            )
 
 
 def register_providers(
@@ -55,11 +65,13 @@ def provider_options(store: ProviderStore, offline: bool) -> list[TargetOption]:
         reason = ""
         if offline:
             reason = "Offline mode is on"
-        elif not config.has_key and config.kind is not ProviderKind.OPENAI:
+        elif config.kind.wire is None:
+            reason = f"Unknown provider kind '{config.kind.name}': update Parley"
+        elif not config.has_key and config.kind.key_required:
             reason = f"No API key: run `parley providers set-key {config.name}`"
         models = [config.model, *(m for m in config.cached_models if m != config.model)]
         for model in filter(None, models):
-            detail = config.hf_provider if config.kind is ProviderKind.HF else ""
+            detail = config.hf_provider if config.kind.hf_router else ""
             options.append(
                 TargetOption(
                     Target(config.name, model),

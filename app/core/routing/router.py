@@ -14,7 +14,6 @@ from app.core.exchange import NoRouteError
 from app.core.llm.contract import RequestContext, TokenSource
 from app.core.llm.targets import AUTO, LOCAL, Route, Target
 from app.core.llm.token_estimate import estimate_prompt_tokens
-from app.core.providers._config import ProviderConfig, ProviderKind
 from app.core.routing.policy import RoutingPolicy, load_policy
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from app.core.foundation.settings import Settings
     from app.core.llm.contract import GenerationRequest
     from app.core.local.catalog import ModelCatalog
-    from app.core.providers._config import ProviderStore
+    from app.core.providers._config import ProviderConfig, ProviderStore
 
 __all__ = ["AUTO", "NoRouteError", "Route", "Router"]
 
@@ -133,11 +132,11 @@ class Router:
         for config in self.providers.list():
             if not config.model:
                 continue
-            if not config.has_key and config.kind is not ProviderKind.OPENAI:
+            if not config.has_key and config.kind.key_required:
                 skipped.append(f"{config.name} has no API key")
                 continue
             model = config.model
-            if config.kind is ProviderKind.HF and ":" not in model:
+            if config.kind.hf_router and ":" not in model:
                 model = f"{model}:{policy.cloud_choice}"
             # The window's cost-before-sending figure, on an estimate: routing never waits
             # seconds for a tokenizer to load.

@@ -37,8 +37,8 @@ from app.workers import FunctionJob
 if TYPE_CHECKING:
     import threading
 
-    from app.core.billing.prices import Price, PriceBook
-    from app.core.foundation.storage import Database
+    from app.core.billing.price import Price
+    from app.core.billing.prices import PriceBook
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 
@@ -51,10 +51,9 @@ class PricesPanel(QWidget):
     refresh_requested = Signal()
 
     def __init__(
-        self, db: Database, book: PriceBook, pool: WorkerPool, parent: QWidget | None = None
+        self, book: PriceBook, pool: WorkerPool, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.db = db
         self.book = book
         self.pool = pool
         self._load_job = 0
@@ -148,7 +147,7 @@ class PricesPanel(QWidget):
         except ParleyError as exc:
             self.message.setText(str(exc))
             return
-        db, book = self.db, self.book
+        db, book = self.book.db, self.book
         provider, model = self.provider.text(), self.model.text()
 
         def work(_cancel: threading.Event, _progress: ProgressFn) -> tuple[Price, int]:

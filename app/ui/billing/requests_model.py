@@ -1,8 +1,9 @@
-"""The requests table: a QAbstractTableModel over paged SQL, so a million rows stay usable.
+"""The requests table: a QAbstractTableModel over billing's paged rows, so a million rows
+stay usable.
 
-Only the row count is known up front; rows are read a page at a time when
-the view asks for them, on the "db" lane (sorting a year of rows by cost
-takes longer than a frame), and shown when the page arrives.
+Only the row count is known up front; billing (`app.core.billing.requests`) reads
+rows a page at a time when the view asks for them, on the "db" lane (sorting a year
+of rows by cost takes longer than a frame), and they are shown when the page arrives.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from app.core.billing.readonly import read_connection
+from app.core.billing.requests import PAGE
 from app.ui.billing.format import energy, local_time, money
 from app.ui.locale_format import number
 from app.ui.safe_text import plain_tip
@@ -21,17 +22,13 @@ from app.workers import FunctionJob
 if TYPE_CHECKING:
     import threading
 
-    from app.core.foundation.storage import Database
+    from app.core.billing.columns import UsageRow
+    from app.core.billing.requests import RequestsQuery, RequestsTable
     from app.workers import WorkerPool
     from app.workers.jobs import ProgressFn
 
-PAGE = 256
 MAX_PAGES = 32
-_TPS = (
-    "CASE WHEN duration_s - COALESCE(ttft_s, 0) > 0 AND completion_tokens > 1 "
-    "THEN (completion_tokens - 1) / (duration_s - COALESCE(ttft_s, 0)) END"
-)
-# (header, SQL sort key); the select below returns the fields in this order plus extras.
+# (header, the key billing sorts by: a ledger column or one it computes).
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("Time", "created_at"),
     ("Conversation", "conversation_id"),
@@ -39,58 +36,23 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Backend", "backend"),
     ("Provider", "provider"),
     ("Model", "model"),
-    ("Tokens", "prompt_tokens + completion_tokens"),
+    ("Tokens", "tokens"),
     ("Token source", "token_source"),
     ("Latency (s)", "ttft_s"),
-    ("Tokens/s", _TPS),
+    ("Tokens/s", "tokens_per_second"),
     ("Energy", "energy_wh"),
     ("Cost", "cost"),
     ("Outcome", "outcome"),
     ("Client", "client"),  # the gateway client that sent it
     ("Why this target", "route"),  # for `auto`: why it went where it did
 )
-_SELECT = (
-    f"SELECT created_at, conversation_id, project, backend, provider, model, prompt_tokens, "
-    f"completion_tokens, token_source, ttft_s, {_TPS}, energy_wh, cost, currency, cost_source, "
-    f"outcome, id, price_source, price_date, client, route FROM usage"
-)
-_FILTER = (
-    " AND (provider LIKE :text OR model LIKE :text OR backend LIKE :text "
-    "OR project LIKE :text OR outcome LIKE :text OR cost_source LIKE :text)"
-)
 _RIGHT = {1, 6, 8, 9, 10, 11}
-
 
 @dataclass(frozen=True, slots=True)
 class Page:
     generation: int
     number: int
-    rows: tuple[tuple[Any, ...], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RequestsQuery:
-    start: float
-    end: float
-    text: str = ""
-
-    def where(self) -> tuple[str, dict[str, Any]]:
-        sql = " WHERE created_at >= :start AND created_at < :end"
-        params: dict[str, Any] = {"start": self.start, "end": self.end}
-        if self.text.strip():
-            sql += _FILTER
-            params["text"] = f"%{self.text.strip()}%"
-        return sql, params
-
-
-def count_requests(db: Database, query: RequestsQuery) -> int:
-    """The row count for a query; runs on the db lane (it scans the range)."""
-    conn = read_connection(db)
-    try:
-        where, params = query.where()
-        return int(conn.execute(f"SELECT COUNT(*) FROM usage{where}", params).fetchone()[0])
-    finally:
-        conn.close()
+    rows: tuple[UsageRow, ...]
 
 
 class RequestsModel(QAbstractTableModel):
@@ -100,13 +62,13 @@ class RequestsModel(QAbstractTableModel):
 
     page_loaded = Signal(int)
 
-    def __init__(self, db: Database, pool: WorkerPool, parent: Any = None) -> None:
+    def __init__(self, table: RequestsTable, pool: WorkerPool, parent: Any = None) -> None:
         super().__init__(parent)
-        self._db = db
+        self._table = table
         self._pool = pool
         self._query: RequestsQuery | None = None
         self._count = 0
-        self._pages: dict[int, tuple[tuple[Any, ...], ...]] = {}
+        self._pages: dict[int, tuple[UsageRow, ...]] = {}
         self._pending: set[int] = set()
         self._generation = 0  # pages of an older query or sort are dropped
         self._sort_column = 0
@@ -143,7 +105,7 @@ class RequestsModel(QAbstractTableModel):
         self._forget_pages()
         self.endResetModel()
 
-    def row(self, row: int) -> tuple[Any, ...] | None:
+    def row(self, row: int) -> UsageRow | None:
         if not 0 <= row < self._count:
             return None
         page = self._page(row // PAGE)
@@ -152,7 +114,7 @@ class RequestsModel(QAbstractTableModel):
 
     def conversation_id(self, row: int) -> int | None:
         values = self.row(row)
-        return None if values is None or values[1] is None else int(values[1])
+        return None if values is None else values.conversation_id
 
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
@@ -175,66 +137,58 @@ class RequestsModel(QAbstractTableModel):
         return plain_tip(self._cell(values, index.column(), True))
 
     @staticmethod
-    def _cell(v: tuple[Any, ...], column: int, tooltip: bool) -> str:
-        (created, conv, project, backend, provider, model, prompt, completion, source, ttft,
-         tps, wh, cost, currency, cost_source, outcome, _id, price_source,
-         price_date, client, route) = v  # fmt: skip
+    def _cell(r: UsageRow, column: int, tooltip: bool) -> str:
         match column:
             case 0:
-                return local_time(created)
+                return local_time(r.created_at)
             case 1:
-                return "" if conv is None else f"#{conv}"
+                return "" if r.conversation_id is None else f"#{r.conversation_id}"
             case 2:
-                return project or ""
+                return r.project or ""
             case 3:
-                return str(backend)
+                return str(r.backend)
             case 4:
-                return str(provider)
+                return str(r.provider)
             case 5:
-                return str(model)
+                return str(r.model)
             case 6:
+                prompt, completion = r.prompt_tokens, r.completion_tokens
                 total = f"{number(prompt + completion)}"
                 return f"{number(prompt)} in · {number(completion)} out" if tooltip else total
             case 7:
-                return str(source)
+                return str(r.token_source)
             case 8:
-                return "" if ttft is None else f"{ttft:.2f}"
+                return "" if r.ttft_s is None else f"{r.ttft_s:.2f}"
             case 9:
+                tps = r.tokens_per_second
                 return "" if tps is None else f"{tps:.1f}"
             case 10:
-                return energy(wh, cost_source)
+                return energy(r.energy_wh, r.cost_source)
             case 11:
                 if not tooltip:
-                    return money(cost, currency)
-                where = f"; price from {price_source}, {price_date}" if price_source else ""
-                return f"{money(cost, currency)} ({cost_source}{where})"
+                    return money(r.cost, r.currency)
+                where = f"; price from {r.price_source}, {r.price_date}" if r.price_source else ""
+                return f"{money(r.cost, r.currency)} ({r.cost_source}{where})"
             case 12:
-                return str(outcome)
+                return str(r.outcome)
             case 13:
-                return client or ""
+                return r.client or ""
             case _:
-                return route or ""
+                return r.route or ""
 
-    def _page(self, number: int) -> tuple[tuple[Any, ...], ...] | None:
+    def _page(self, number: int) -> tuple[UsageRow, ...] | None:
         """The page if loaded; otherwise ask the db lane for it and return None."""
         if number in self._pages:
             return self._pages[number]
         if self._query is None or number in self._pending:
             return None
         self._pending.add(number)
-        where, params = self._query.where()
-        key = COLUMNS[self._sort_column][1]
-        direction = "DESC" if self._descending else "ASC"
-        sql = (f"{_SELECT}{where} ORDER BY {key} {direction}, id {direction} "
-               f"LIMIT {PAGE} OFFSET {number * PAGE}")  # fmt: skip
-        db, generation = self._db, self._generation
+        table, query, generation = self._table, self._query, self._generation
+        sort, descending = COLUMNS[self._sort_column][1], self._descending
 
         def work(_cancel: threading.Event, _progress: ProgressFn) -> Page:
-            conn = read_connection(db)
-            try:
-                return Page(generation, number, tuple(conn.execute(sql, params).fetchall()))
-            finally:
-                conn.close()
+            rows = table.page(query, number, sort=sort, descending=descending, size=PAGE)
+            return Page(generation, number, rows)
 
         job = FunctionJob(work)
         job.finished.connect(self.on_page)

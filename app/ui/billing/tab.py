@@ -41,13 +41,14 @@ from app.core.billing.currency import DISPLAY_CURRENCY, set_display_currency
 from app.core.billing.export import export_csv
 from app.core.billing.hf_prices import HF_ROUTER, refresh_hf_prices
 from app.core.billing.prices import KNOWN_CURRENCIES
+from app.core.billing.requests import RequestsQuery, RequestsTable
 from app.core.billing.snapshot import BillingSnapshot, load_snapshot
 from app.ui.billing.budgets_panel import BudgetsPanel
 from app.ui.billing.charts import ChartsPanel
 from app.ui.billing.format import money
 from app.ui.billing.local_panel import LocalCostsPanel
 from app.ui.billing.prices_panel import PricesPanel
-from app.ui.billing.requests_model import RequestsModel, RequestsQuery, count_requests
+from app.ui.billing.requests_model import RequestsModel
 from app.ui.locale_format import number
 from app.workers import FunctionJob
 
@@ -136,7 +137,8 @@ class BillingTab(QWidget):
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter by provider, model, backend, project or outcome")
         self.filter.setClearButtonEnabled(True)
-        self.model = RequestsModel(ctx.db, pool, self)
+        self.requests = RequestsTable(ctx.db)
+        self.model = RequestsModel(self.requests, pool, self)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
@@ -155,7 +157,7 @@ class BillingTab(QWidget):
         box.addWidget(self.filter)
         box.addWidget(self.table, 1)
         self.budgets = BudgetsPanel(ctx.ledger.budgets)
-        self.prices = PricesPanel(ctx.db, ctx.ledger.prices, pool)
+        self.prices = PricesPanel(ctx.ledger.prices, pool)
         self.sections = QTabWidget()
         self.sections.addTab(self.charts, "Charts")
         self.sections.addTab(requests, "Requests")
@@ -203,12 +205,12 @@ class BillingTab(QWidget):
             return  # nothing to draw yet; the first show loads
         start, end = self.current_range()
         query = RequestsQuery(start, end, self.filter.text())
-        db = self.ctx.db
+        db, requests = self.ctx.db, self.requests
 
         def work(_cancel: threading.Event, _progress: ProgressFn) -> TabData:
             snapshot = load_snapshot(db, start, end, time.time())
             count = (snapshot.summary.requests if not query.text.strip()
-                     else count_requests(db, query))  # fmt: skip
+                     else requests.count(query))  # fmt: skip
             return TabData(snapshot, query, count)
 
         job = FunctionJob(work)
@@ -277,10 +279,10 @@ class BillingTab(QWidget):
             return
         start, end = self.current_range()
         query = RequestsQuery(start, end, self.filter.text())
-        db = self.ctx.db
+        requests = self.requests
 
         def work(_cancel: threading.Event, _progress: ProgressFn) -> CountData:
-            return CountData(query, count_requests(db, query))
+            return CountData(query, requests.count(query))
 
         job = FunctionJob(work)
         self._count_job_id = job.job_id

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.foundation.settings import OFFLINE_MODE
-from app.core.providers import ProviderKind
 from app.core.providers.secrets import PLAINTEXT_FALLBACK
 from app.ui.providers.form import ProviderForm
 from app.ui.safe_text import plain_label
@@ -221,7 +220,7 @@ class ProvidersDialog(QDialog):
         selected = self.selected_name() is not None
         self.test_button.setEnabled(selected)
         self.remove_button.setEnabled(selected)
-        hf = selected and self.ctx.providers.get(str(self.selected_name())).kind is ProviderKind.HF
+        hf = selected and self.ctx.providers.get(str(self.selected_name())).kind.hf_router
         self.offers_button.setVisible(hf)
 
     def _on_offline_toggled(self, checked: bool) -> None:

@@ -6,12 +6,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit, QWidget
 
-from app.core.providers import HF_POLICIES, ProviderKind, defaults_for
+from app.core.providers import HF_POLICIES, all_kinds, defaults_for, parse_kind
 
 if TYPE_CHECKING:
-    from app.core.providers import ProviderConfig, RouterOffer
-
-KIND_ORDER = (ProviderKind.HF, ProviderKind.MISTRAL, ProviderKind.OPENAI)
+    from app.core.providers import Kind, ProviderConfig, RouterOffer
 
 
 class ProviderForm(QWidget):
@@ -20,8 +18,8 @@ class ProviderForm(QWidget):
         self.name = QLineEdit(self)
         self.name.setPlaceholderText("e.g. mistral, hf, my-vllm")
         self.kind = QComboBox(self)
-        for kind in KIND_ORDER:
-            self.kind.addItem(kind.label, kind.value)
+        for kind in all_kinds():  # the table of kinds, in its order
+            self.kind.addItem(kind.label, kind.name)
         self.base_url = QLineEdit(self)
         self.model = QComboBox(self)
         self.model.setEditable(True)
@@ -41,8 +39,8 @@ class ProviderForm(QWidget):
         self.clear()
 
     @property
-    def selected_kind(self) -> ProviderKind:
-        return ProviderKind(self.kind.currentData())
+    def selected_kind(self) -> Kind:
+        return parse_kind(str(self.kind.currentData()))
 
     def clear(self) -> None:
         self.name.setEnabled(True)
@@ -56,7 +54,7 @@ class ProviderForm(QWidget):
     def load(self, config: ProviderConfig) -> None:
         self.name.setText(config.name)
         self.name.setEnabled(False)  # the name is the keyring user name and the backend name
-        self.kind.setCurrentIndex(KIND_ORDER.index(config.kind))
+        self.kind.setCurrentIndex(self.kind.findData(config.kind.name))
         self.kind.setEnabled(False)
         self.base_url.setText(config.base_url)
         self._set_models([config.model, *config.cached_models], config.model)
@@ -78,7 +76,7 @@ class ProviderForm(QWidget):
         self.base_url.setPlaceholderText("https://host/v1" if not url else "")
         self._set_models([model] if model else [], model)
         self._set_policies([], policy)
-        hf = kind is ProviderKind.HF
+        hf = kind.hf_router
         self.hf_provider.setEnabled(hf)
         self._layout.setRowVisible(self.hf_provider, hf)
 
