@@ -184,3 +184,11 @@ def test_a_kept_alive_connection_is_as_fast_on_its_second_request(
     # Nagle's algorithm meeting a delayed ACK costs >= 40 ms on every later request.
     assert min(times[1:]) < 0.030, times
     assert statistics.median(times[1:]) < 0.040, times
+
+
+def test_revoking_a_token_removes_its_secret_from_the_keyring(ctx: AppContext) -> None:
+    token, secret = ctx.access_tokens.create("editor")
+    assert ctx.access_tokens.secret(token.id) == secret
+    ctx.access_tokens.revoke(token.id)
+    assert ctx.access_tokens.secret(token.id) is None
+    assert ctx.access_tokens.verify(secret) is None
