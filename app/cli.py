@@ -14,6 +14,7 @@ import sys
 
 from app import __version__
 from app.commands import (
+    _terminal,
     budget,
     chat,
     compare,
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     root = data_dir()
     configure_logging(log_path(root) if root.is_dir() else None)
+    _terminal.install()  # model and provider text is shown, never obeyed, by the terminal
     try:
         return int(args.handler(args))
     except ParleyError as exc:
@@ -77,3 +79,5 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        _terminal.uninstall()

@@ -19,6 +19,7 @@ def configure_logging(log_file: Path | None, level: int = logging.INFO) -> None:
     if log_file is not None:
         try:
             rotate(log_file)
+            log_file.touch(mode=0o600, exist_ok=True)  # prompts can end up in a traceback
             handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
         except OSError:
             handler = logging.NullHandler()

@@ -6,13 +6,18 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from app.commands import _terminal
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-def print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
+def print_json(value: Any, *, indent: int | None = 2) -> None:
+    """JSON on the raw stdout: it escapes control characters itself, and keeps text exact."""
+    out = _terminal.raw_stdout if isinstance(sys.stdout, _terminal.VisibleText) else sys.stdout
+    json.dump(value, out, ensure_ascii=False, indent=indent, default=str)
+    out.write("\n")
+    out.flush()
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

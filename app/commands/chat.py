@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from app.commands._output import print_json
 from app.core.context import AppContext
 from app.core.foundation.errors import ParleyError, UnknownTargetError
 from app.core.foundation.streams import consume
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     result = turn.result
     if args.json:
         data = _as_json(turn) | {"project": ctx.store.get(conv.id).project}
-        print(json.dumps(data, ensure_ascii=False))
+        print_json(data, indent=None)
     elif not result.text.endswith("\n"):
         print()
     if result.backend == "local" and (note := ctx.local.runtime_note):

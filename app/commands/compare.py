@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
 from typing import TYPE_CHECKING
 
-from app.commands._output import print_table
+from app.commands._output import print_json, print_table
 from app.commands.chat import resolve_target
 from app.core.chat.compare import CompareRunner, Comparison, ComparisonStore
 from app.core.context import AppContext
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:
-        print(json.dumps(comparison.to_dict(), ensure_ascii=False))
+        print_json(comparison.to_dict(), indent=None)
     else:
         print_comparison(comparison)
     for column in comparison.columns:

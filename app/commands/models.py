@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.commands import _terminal
 from app.commands._output import print_json, print_table
+from app.commands._terminal import visible
 from app.core.context import AppContext
 from app.core.foundation.errors import ParleyError
 from app.core.foundation.paths import cache_dir
@@ -176,12 +178,13 @@ class _Progress:
         pct = 100 * done / total if total else 100
         line = (f"{self.label}: {pct:5.1f}% {done / 1e6:,.1f}/{total / 1e6:,.1f} MB "
                 f"{rate / 1e6:,.1f} MB/s ETA {int(eta) // 60}:{int(eta) % 60:02d}")  # fmt: skip
-        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n",
-              file=sys.stderr, flush=True)  # fmt: skip
+        # Parley's own line: the raw stream, so its carriage return rewrites the line.
+        print(("\r" + visible(line)) if self.tty else line, end="" if self.tty else "\n",
+              file=_terminal.raw_stderr, flush=True)  # fmt: skip
 
     def close(self) -> None:
         if self.tty:
-            print(file=sys.stderr)
+            print(file=_terminal.raw_stderr)
 
 
 def download(args: argparse.Namespace) -> int:

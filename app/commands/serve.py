@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from app.commands._output import format_time, print_json, print_table
 from app.core.context import AppContext
+from app.core.foundation.errors import ParleyError
 from app.core.gateway.server import DEFAULT_HOST, DEFAULT_PORT, GatewayServer
 from app.core.providers._config import is_loopback_host
 
@@ -23,6 +24,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests addressed to this host name (repeatable); "
+                        "IP addresses and localhost always work")  # fmt: skip
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="with --tls-cert: its private key (PEM)")
     p.set_defaults(handler=serve)
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     token = verbs.add_parser("token", help="print the access token (created on first use)")
@@ -37,9 +43,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ParleyError("HTTPS needs both --tls-cert and --tls-key.",
+                          "Give the certificate and its private key, as PEM files.")  # fmt: skip
     ctx = AppContext.open()
     try:
-        server = GatewayServer(ctx.gateway, ctx.access_tokens, args.host, args.port)
+        server = GatewayServer(ctx.gateway, ctx.access_tokens, args.host, args.port,
+                               allowed_hosts=tuple(args.allow_host), tls_cert=args.tls_cert,
+                               tls_key=args.tls_key)  # fmt: skip
         if is_loopback_host(args.host) and not ctx.access_tokens.any_active():
             ctx.access_tokens.default()  # created on first use; a LAN bind needs one made first
 
@@ -47,6 +58,11 @@ def serve(args: argparse.Namespace) -> int:
             print(f"Parley gateway on {server.address}", flush=True)
             print("Clients send 'Authorization: Bearer <token>'; `parley serve token` prints it. "
                   "Ctrl+C stops.", file=sys.stderr, flush=True)  # fmt: skip
+            if server.exposed and not server.tls_cert:
+                print(f"Warning: {args.host} is reachable from the network, and this is plain "
+                      "HTTP: the access token and every prompt and answer travel in clear. "
+                      "Use --tls-cert/--tls-key, or keep the default 127.0.0.1.",
+                      file=sys.stderr, flush=True)  # fmt: skip
 
         # uvicorn stops on SIGTERM, then re-raises it: end cleanly, as after Ctrl+C.
         signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from app.core.chat.conversations import ConversationStore
 from app.core.foundation import offline
 from app.core.foundation.http import close_shared_client
-from app.core.foundation.paths import data_dir, database_path, ensure_writable_dir, models_dir
+from app.core.foundation.paths import (
+    data_dir,
+    database_path,
+    ensure_writable_dir,
+    make_private,
+    models_dir,
+)
 from app.core.foundation.settings import DEFAULT_TARGET, OFFLINE_MODE, Settings
 from app.core.llm.targets import AUTO, LOCAL, Target, TargetOption
 from app.core.local.catalog import ModelCatalog
@@ -74,6 +80,7 @@ class AppContext:
         root = ensure_writable_dir(root or data_dir())
         ensure_writable_dir(models_dir(root))
         db = open_database(database_path(root))
+        make_private(root)  # prompts and answers are the user's alone
         settings = Settings(db)
         catalog = ModelCatalog(models_dir(root), settings)
         ctx = cls(root, db, settings, catalog, ProviderStore(db), KeyStore(settings, root))

