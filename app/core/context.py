@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     from threading import Event
 
     from app.core.billing.ledger import Ledger
+    from app.core.chat.compare import ComparisonStore
     from app.core.chat.conversations import Message
+    from app.core.chat.folders import FolderStore
+    from app.core.chat.projects import ProjectStore
     from app.core.chat.service import ChatService
     from app.core.exchange import Exchanges
     from app.core.foundation.storage import Database
@@ -192,11 +195,10 @@ class AppContext:
     @property
     def exchanges(self) -> Exchanges:
         """One request, end to end, for every path (chat, Compare, the gateway, `auto`)."""
-        from app.core.chat.projects import ProjectStore
         from app.core.exchange import Exchanges, Policy
         from app.core.routing.policy import load_policy
 
-        projects = ProjectStore(self.db)
+        projects = self.projects
 
         def keeps_local(project: str | None, conversation_id: int | None) -> str | None:
             return load_policy(self.settings).keeps_local(project, conversation_id)
@@ -223,6 +225,42 @@ class AppContext:
         from app.core.exchange import Origin
 
         return self.exchanges.open(target, request, Origin(tag=tag), cancel).run().result
+
+    @property
+    def folders(self) -> FolderStore:
+        """Folders conversations are filed in."""
+        from app.core.chat.folders import FolderStore
+
+        return self._service("folders", lambda: FolderStore(self.db))
+
+    @property
+    def projects(self) -> ProjectStore:
+        """Projects a conversation's spend goes to, and the organisations that pay."""
+        from app.core.chat.projects import ProjectStore
+
+        return self._service("projects", lambda: ProjectStore(self.db))
+
+    @property
+    def comparisons(self) -> ComparisonStore:
+        """Saved Compare runs."""
+        from app.core.chat.compare import ComparisonStore
+
+        return self._service("comparisons", lambda: ComparisonStore(self.db))
+
+    def reprice_unpriced(self) -> int:
+        """Price ledger rows recorded without a price, now that one is known (a worker's job)."""
+        from app.core.billing.costs import reprice_unpriced
+
+        return reprice_unpriced(self.db, self.ledger.prices)
+
+    def backup_due(self) -> Path | None:
+        """The database to back up when today's rolling backup is due, else None."""
+        from pathlib import Path
+
+        from app.core.foundation import backups
+
+        path = self.db.path
+        return path if isinstance(path, Path) and backups.backup_due(path) else None
 
     def recover_interrupted(self) -> list[Message]:
         """After a crash: bill and mark dangling answers; opens the chat service only if any."""

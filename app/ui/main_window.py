@@ -6,7 +6,6 @@ position, splitters and last tab restored at start (saved when it closes, Ctrl+Q
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QTimer
@@ -32,6 +31,7 @@ from app.workers.downloads import DownloadManager
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable, Iterable
+    from pathlib import Path
 
     from app.core.context import AppContext
     from app.ui.billing import BillingTab
@@ -326,7 +326,6 @@ class MainWindow(QMainWindow):
 
     def refresh_prices_daily(self) -> FunctionJob | None:
         """Once a day, for users with an HF provider: the router's prices (issue 6)."""
-        from app.core.billing.costs import reprice_unpriced
         from app.core.billing.hf_prices import refresh_daily
         from app.core.foundation.settings import OFFLINE_MODE
 
@@ -338,7 +337,7 @@ class MainWindow(QMainWindow):
 
         def work(_cancel: threading.Event, _progress: ProgressFn) -> int:
             if refresh_daily(ctx.ledger.prices, ctx.settings, routers, offline=offline):
-                return reprice_unpriced(ctx.db, ctx.ledger.prices)
+                return ctx.reprice_unpriced()
             return 0
 
         return self.pool.submit(FunctionJob(work), lane="net")  # type: ignore[return-value]
@@ -347,8 +346,8 @@ class MainWindow(QMainWindow):
         """A rolling backup of the database, at most once a day, on a file lane."""
         from app.core.foundation import backups
 
-        db_path = self.ctx.db.path
-        if not isinstance(db_path, Path) or not backups.backup_due(db_path):
+        db_path = self.ctx.backup_due()
+        if db_path is None:
             return None
 
         def work(_cancel: threading.Event, _progress: ProgressFn) -> Path | None:

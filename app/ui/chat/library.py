@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
-from app.core.chat.folders import FolderStore
 from app.core.foundation.errors import ParleyError
 from app.workers import FunctionJob
 
@@ -52,7 +51,7 @@ class ConversationLibrary(QObject):
         super().__init__(parent)
         self.session = session
         self.store = session.ctx.store
-        self.folder_store = FolderStore(session.ctx.db)
+        self.folder_store = session.ctx.folders
         self.pool = pool
         self.conversations = conversations
         self.view = view

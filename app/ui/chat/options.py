@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core.chat.projects import ProjectStore
 from app.core.foundation.errors import ParleyError
 from app.core.llm.sampling_defaults import default_sampling
 from app.core.llm.targets import LOCAL, Target
@@ -61,7 +60,7 @@ class ConversationOptions(QObject):
         self.toolbar = toolbar
         self.view = view
         self.banner = banner
-        self.projects = ProjectStore(self.ctx.db)
+        self.projects = self.ctx.projects
         self.settings_dialog: ConversationSettingsDialog | None = None
         toolbar.target_chosen.connect(self.choose_target)
         toolbar.local_only_toggled.connect(self.set_local_only)

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 from app.core.chat.compare import (
     CompareRunner,
     Comparison,
-    ComparisonStore,
     continue_as_conversation,
 )
 from app.core.llm.contract import Sampling
@@ -58,7 +57,7 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.pool = pool
-        self.store = ComparisonStore(ctx.db)
+        self.store = ctx.comparisons
         self.job: CompareJob | None = None
         self.columns: list[CompareColumn] = []
         self.comparison: Comparison | None = None
