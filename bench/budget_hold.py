@@ -13,19 +13,15 @@ recorded, so all N went through (16 requests at 0.0101: 6.46 times a budget of 0
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 from _canned import MODEL, CannedUpstream
-from _common import REPO, report
+from _common import report
+from gateway import start_gateway
 
 from app.core.context import AppContext
-from app.core.providers import ProviderKind
-from tests.helpers.llama_server import free_port
 
 CLIENTS = 16
 MAX_TOKENS = 64  # every answer is this long: the worst case is what it costs
@@ -39,26 +35,15 @@ def main() -> None:
     upstream = CannedUpstream(MAX_TOKENS, interval_s=0.02)  # ~1.3 s an answer
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        ctx = AppContext.open(root)
+        serve, base_url, token = start_gateway(root, {"cloud": upstream.base_url})
         try:
-            ctx.settings.set("secrets.plaintext_fallback", True)  # a throw-away data dir
-            ctx.providers.add("cloud", ProviderKind.OPENAI, base_url=upstream.base_url,
-                              model=MODEL)  # fmt: skip
-            ctx.ledger.prices.set("cloud", MODEL, 0.0, OUTPUT_PRICE)
-            ctx.ledger.budgets.set(BUDGET, "day", hard=True)
-            token = ctx.access_tokens.default()[1]
-        finally:
-            ctx.close()
-        port = free_port()
-        serve = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=REPO,
-            env=dict(os.environ, PARLEY_DATA_DIR=str(root)), stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        try:
-            assert serve.stdout is not None
-            serve.stdout.readline()  # "Parley gateway on ..." once it listens
-            statuses = _send_at_once(openai, f"http://127.0.0.1:{port}/v1", token)
+            ctx = AppContext.open(root)  # the price and the budget, as `parley` sets them
+            try:
+                ctx.ledger.prices.set("cloud", MODEL, 0.0, OUTPUT_PRICE)
+                ctx.ledger.budgets.set(BUDGET, "day", hard=True)
+            finally:
+                ctx.close()
+            statuses = _send_at_once(openai, base_url, token)
         finally:
             serve.terminate()
             serve.wait(timeout=30)
