@@ -20,7 +20,7 @@ from app.core.chat.attachments import Attachment
 from app.core.chat.prompt import prompt_messages
 from app.core.foundation.errors import NotFoundError
 from app.core.foundation.processes import process_started, writer_alive
-from app.core.foundation.text_fold import fold
+from app.core.foundation.text_fold import fold, fold_for_search
 from app.core.llm.contract import (
     ChatMessage,
     GenerationResult,
@@ -571,8 +571,14 @@ _WORD = re.compile(r"[^\W_]+")
 
 def fts_query(text: str) -> str:
     """An FTS5 query matching every word of `text` as a prefix; "" when it has no words.
+    A word in an unspaced script (Chinese, Japanese, Korean) matches its characters next
+    to each other, anywhere (see `fold_for_search`).
 
     Each word is quoted, so FTS5's operators (AND, NEAR, -, :) in what the user
     typed stay plain text.
     """
-    return " ".join(f'"{word}"*' for word in _WORD.findall(fold(text)))
+    terms = []
+    for word in _WORD.findall(fold(text)):
+        pieces = fold_for_search(word).split()
+        terms.append(f'"{word}"*' if len(pieces) == 1 else f'"{" ".join(pieces)}"')
+    return " ".join(terms)

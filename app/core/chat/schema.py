@@ -143,4 +143,13 @@ SCHEMA: tuple[Migration, ...] = (
         UNIQUE (message_id, position)
     );
     """),
+    # issue 22: the search index holds Chinese, Japanese and Korean characters one by one
+    # (`parley_fold` is now `text_fold.fold_for_search`), so a word inside a run is found:
+    # everything indexed before is indexed again.
+    Migration(12, """
+    DELETE FROM messages_fts;
+    INSERT INTO messages_fts (rowid, content) SELECT id, parley_fold(content) FROM messages;
+    DELETE FROM conversations_fts;
+    INSERT INTO conversations_fts (rowid, title) SELECT id, parley_fold(title) FROM conversations;
+    """),
 )

@@ -22,7 +22,7 @@ from app.core.foundation.db_errors import (
     translate,
 )
 from app.core.foundation.errors import DataDirError
-from app.core.foundation.text_fold import fold
+from app.core.foundation.text_fold import fold_for_search
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -56,7 +56,7 @@ class Database:
             )
             self._conn.row_factory = sqlite3.Row
             # The search index's triggers fold text with it (schema 8).
-            self._conn.create_function("parley_fold", 1, fold, deterministic=True)
+            self._conn.create_function("parley_fold", 1, fold_for_search, deterministic=True)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")

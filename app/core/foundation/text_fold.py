@@ -6,13 +6,26 @@ Parley indexes and queries text folded here instead: NFKD, combining marks
 dropped, `str.casefold()`, and the Turkish dotless i (U+0131) read as i (so
 "KAHVALTI" and "kahvalt\u0131" meet). Our own code, because SQLite's Python
 module cannot register an FTS5 tokenizer.
+
+Chinese, Japanese and Korean are written without spaces, so `unicode61` took a whole
+run (`今天讨论机器学习`) as one word and a search found only its start. `fold_for_search`
+also puts each of their characters apart: the index holds them one by one, and a query
+looks for its characters next to each other (an FTS5 phrase), anywhere in a run.
 """
+
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _DOTLESS = str.maketrans({"\u0131": "i"})
+# Scripts written without spaces between words: Han, kana, Hangul (and its jamo, which
+# NFKD leaves), CJK compatibility ideographs and the supplementary ideograph planes.
+_UNSPACED = re.compile(
+    "([\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f])"
+)
 
 
 def fold(text: str | None) -> str:
@@ -24,3 +37,12 @@ def fold(text: str | None) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return bare.casefold().translate(_DOTLESS)
+
+
+def fold_for_search(text: str | None) -> str:
+    """`fold(text)` with each character of an unspaced script as a word of its own: what the
+    full-text index holds (SQL `parley_fold`) and what a query is split into."""
+    folded = fold(text)
+    if folded.isascii():
+        return folded
+    return _UNSPACED.sub(r" \1 ", folded)
