@@ -39,7 +39,22 @@ IMAGE_TYPES = {
     ".gif": "image/gif",
     ".webp": "image/webp",
 }
+# The media types an image may have anywhere: sent, stored, imported, put in an HTML export.
+IMAGE_MIMES = frozenset(IMAGE_TYPES.values())
 _BACKTICKS = re.compile(r"`{3,}")
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The media type an image's own bytes declare (PNG, JPEG, GIF, WebP), or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 class AttachmentError(ParleyError):
