@@ -208,13 +208,15 @@ def _short(value: Any, where: str) -> str | None:
     return _str(value, where, 1000) or None
 
 
-def _num(value: Any, where: str, low: float, high: float) -> float | None:
+def _num(
+    value: Any, where: str, low: float, high: float, span: str = ""
+) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(where, f"is {type(value).__name__}, not a number")
     if not (math.isfinite(value) and low <= value <= high):
-        raise _bad(where, f"is {value!r}, out of range ({low:g} to {high:g})")
+        raise _bad(where, f"is {value!r}, out of range ({span or f'{low:,.0f} to {high:,.0f}'})")
     return float(value)
 
 
@@ -282,7 +284,8 @@ def _parley_message(item: dict[str, Any], i: int) -> Message:
     outcome = _choice(item.get("outcome"), field("outcome"), _OUTCOMES)
     if outcome == Outcome.STREAMING:
         outcome = str(Outcome.INTERRUPTED)
-    created = _num(item.get("created_at"), field("created_at"), _EARLIEST, _LATEST)
+    created = _num(item.get("created_at"), field("created_at"), _EARLIEST, _LATEST,
+                   "a Unix time in seconds, from 1970 to 2200")  # fmt: skip
     return Message(
         id=0, conversation_id=0, position=i, role=str(item["role"]),
         content=_str(item.get("content"), field("content")) or "",
