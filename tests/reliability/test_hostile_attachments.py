@@ -5,6 +5,7 @@ drop is reported by name and the rest still attach; a PDF's text is read within 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import tomllib
@@ -44,7 +45,7 @@ def test_a_pdf_of_pages_sharing_one_huge_stream_is_read_within_its_budget(
     text = pdf_text("slow.pdf", pdf.read_bytes(), seconds=0.5)
     assert time.monotonic() - started < 8
     assert text.startswith("tide") and "tide" * 3 in text
-    assert "slow.pdf was cut: Parley read pages 1 to" in text and "of 40" in text
+    assert re.search(r"\[slow.pdf was cut: Parley read \d+ of 40 pages", text)
     assert "longer than 0.5 seconds" in text
 
 
@@ -155,3 +156,4 @@ def test_cut_note_names_the_cut(tmp_path: Path) -> None:
     assert note is not None and note.startswith("long.pdf was cut")
     with pytest.raises(AttachmentError):
         pdf_text("empty.pdf", write_pdf(tmp_path / "e.pdf", []).read_bytes())
+

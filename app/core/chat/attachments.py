@@ -298,23 +298,29 @@ def pdf_text(
     pages: list[str] = []
     size = 0
     cut = ""
-    for number in range(total):
+
+    def why_stop() -> str:
         if cancel is not None and cancel.is_set():
-            cut = "reading was cancelled"
-        elif time.monotonic() > deadline:
-            cut = f"it took longer than {seconds:g} seconds"
-        elif size > max_chars:
-            cut = f"it holds more than {max_chars:,} characters"
-        if cut:
-            cut = f"read pages 1 to {number} of {total}; {cut}"
+            return "reading was cancelled"
+        if time.monotonic() > deadline:
+            return f"it took longer than {seconds:g} seconds"
+        if size > max_chars:
+            return f"it holds more than {max_chars:,} characters"
+        return ""
+
+    # Checked between pages: pypdf bounds one page's work itself (its per-stream limits,
+    # LimitReachedError), not a document's many pages sharing one huge stream.
+    for number in range(total):
+        done = f"read {number} of {total} pages"
+        if reason := why_stop():
+            cut = f"{done}; {reason}"
             break
         try:
             text = (reader.pages[number].extract_text() or "").strip()
         except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
             if not pages:
                 raise AttachmentError(f"{name} can't be read as a PDF ({exc}).", damaged) from exc
-            why = str(exc)[:100]
-            cut = f"read pages 1 to {number} of {total}; page {number + 1} can't be read ({why})"
+            cut = f"{done}; page {number + 1} can't be read ({str(exc)[:100]})"
             break
         if text:
             pages.append(text)
