@@ -51,3 +51,42 @@ def write_png(path: Path, width: int = 4, height: int = 3) -> Path:
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
     path.write_bytes(png + chunk(b"IEND", b""))
     return path
+
+
+def write_shared_stream_pdf(path: Path, pages: int, content: bytes) -> Path:
+    """A PDF whose `pages` pages all show one content stream object (`content`, Flate
+    compressed): small on disk, as slow to extract as `pages` copies of the stream."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    stream = DecodedStreamObject()
+    stream.set_data(content)
+    shared = writer._add_object(stream.flate_encode())
+    font = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica")}))  # fmt: skip
+    for _ in range(pages):
+        page = writer.add_blank_page(612, 792)
+        page[NameObject("/Contents")] = shared
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})  # fmt: skip
+    out = io.BytesIO()
+    writer.write(out)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def write_encrypted_pdf(path: Path, text: str) -> Path:
+    """A one-page PDF encrypted with AES-128 and an empty user password (as most
+    "protected" PDFs are): readers open it without asking, given AES."""
+    from pypdf import PdfReader, PdfWriter
+
+    plain = write_pdf(path, [text])
+    writer = PdfWriter(clone_from=PdfReader(plain))
+    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-128")
+    with path.open("wb") as out:
+        writer.write(out)
+    return path

@@ -227,3 +227,24 @@ def test_export_and_import_from_the_window(
     qtbot.waitUntil(tab.banner.isVisible, timeout=20_000)
     assert "OpenAI-style" in tab.banner.text()
 
+
+
+def test_a_drop_with_bad_files_attaches_the_rest_and_names_each_bad_one(
+    qtbot: QtBot, tab: ChatTab, tmp_path: Path
+) -> None:
+    from tests.helpers.files import write_shared_stream_pdf
+
+    new_conversation(tab)
+    good = tmp_path / "keeper.py"
+    good.write_text("LAMP = 'lit'\n", encoding="utf-8")
+    fake = tmp_path / "photo.png"
+    fake.write_bytes(b"not a picture")
+    bomb = write_shared_stream_pdf(tmp_path / "bomb.pdf", 1, b" " * 90_000_000)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in (fake, bomb, good)])
+    tab.composer.editor.insertFromMimeData(mime)
+    banner = tab.files.banner
+    qtbot.waitUntil(lambda: not banner.label.isHidden(), timeout=20_000)
+    assert [c.attachment.name for c in tab.composer.chips] == ["keeper.py"]
+    lines = banner.label.text().splitlines()
+    assert lines[0].startswith("photo.png ") and lines[1].startswith("bomb.pdf ")

@@ -9,13 +9,19 @@ conversation, its prompt and its exports never depend on the file still
 being there.
 
 Errors are `AttachmentError`s that say what to do next; nothing here touches Qt.
+`read_attachments` reads a drop of several files and reports each bad one by name while
+the rest attach. A PDF's text is read within a time and size budget per file
+(`PDF_SECONDS`, `MAX_TEXT_CHARS`): past it, what was read is kept and marked as cut.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import logging
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from app.core.foundation.errors import ParleyError
@@ -23,14 +29,18 @@ from app.core.llm.contract import ImageInput
 from app.core.llm.token_estimate import estimate_tokens
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    import threading
+    from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 AttachmentKind = Literal["text", "image"]
 
 MAX_TEXT_CHARS = 1_000_000  # about 250k tokens: more than any model's context
 MAX_FILE_BYTES = 50_000_000
 MAX_IMAGE_BYTES = 20_000_000  # OpenAI's limit per image
+PDF_SECONDS = 10.0  # per PDF: a crafted one can take minutes a page (one huge shared stream)
 IMAGE_TOKENS_ESTIMATE = 765  # OpenAI's high-detail figure for a 1024 px image; an estimate
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -39,11 +49,36 @@ IMAGE_TYPES = {
     ".gif": "image/gif",
     ".webp": "image/webp",
 }
+# The media types an image may have anywhere: sent, stored, imported, put in an HTML export.
+IMAGE_MIMES = frozenset(IMAGE_TYPES.values())
 _BACKTICKS = re.compile(r"`{3,}")
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The media type an image's own bytes declare (PNG, JPEG, GIF, WebP), or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 class AttachmentError(ParleyError):
     """A file can't be attached (unreadable, binary, too big, a PDF without text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentBatch:
+    """What a drop of files became: the attachments read, and one line per file that wasn't
+    (or was only partly) read, each naming its file."""
+
+    attachments: tuple[Attachment, ...] = ()
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())  # files read only in part
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +140,38 @@ def language_for(name: str) -> str:
     return str(lexer.aliases[0])
 
 
-def read_attachment(path: Path) -> Attachment:
+def read_attachments(
+    paths: Iterable[Path],
+    cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> AttachmentBatch:
+    """Read every file of a drop; a bad file is reported by name and the rest still attach.
+    `cancel` stops between files and between a PDF's pages (what was read is kept)."""
+    todo = list(paths)
+    attached: list[Attachment] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    for done, path in enumerate(todo):
+        if cancel is not None and cancel.is_set():
+            break
+        try:
+            attachment = read_attachment(path, cancel)
+        except AttachmentError as exc:
+            problems.append(str(exc))
+        except Exception:  # one file's bug must not lose the rest of the drop
+            logger.exception("reading attachment %s", path)
+            problems.append(f"Something went wrong reading {path.name}; the log has details. "
+                            "The other files are attached.")  # fmt: skip
+        else:
+            attached.append(attachment)
+            if note := cut_note(attachment):
+                notes.append(note)
+        if progress is not None:
+            progress(done + 1, len(todo))
+    return AttachmentBatch(tuple(attached), tuple(problems), tuple(notes))
+
+
+def read_attachment(path: Path, cancel: threading.Event | None = None) -> Attachment:
     """Read `path` as a text file, a PDF's text or an image; raise `AttachmentError` if none."""
     name = path.name
     try:
@@ -124,14 +190,25 @@ def read_attachment(path: Path) -> Attachment:
             "Check that the file exists and that you may read it.",
         ) from exc
     suffix = path.suffix.lower()
+    # An image is known by its bytes, whatever its name says.
+    if mime := sniff_image(raw):
+        return image_attachment(name, raw, mime)
     if suffix in IMAGE_TYPES:
-        return image_attachment(name, raw, IMAGE_TYPES[suffix])
+        raise AttachmentError(
+            f"{name} is named like an image but is not a PNG, JPEG, GIF or WebP image.",
+            "Save it in one of those formats and attach it again.",
+        )
     if suffix == ".pdf" or raw.startswith(b"%PDF-"):
-        return text_attachment(name, pdf_text(name, raw), mime="application/pdf")
+        return text_attachment(name, pdf_text(name, raw, cancel), mime="application/pdf")
     return text_attachment(name, decode_text(name, raw))
 
 
 def image_attachment(name: str, data: bytes, mime: str) -> Attachment:
+    if sniff_image(data) != mime or mime not in IMAGE_MIMES:
+        raise AttachmentError(
+            f"{name} is not a PNG, JPEG, GIF or WebP image.",
+            "Save it in one of those formats and attach it again.",
+        )
     if len(data) > MAX_IMAGE_BYTES:
         raise AttachmentError(
             f"{name} is {len(data) / 1e6:.0f} MB; images can be at most "
@@ -159,49 +236,111 @@ def _with_tokens(attachment: Attachment) -> Attachment:
 
 
 def decode_text(name: str, raw: bytes) -> str:
-    """UTF-8 (with or without BOM), else UTF-16 with a BOM; binary files are refused."""
+    """UTF-8 (with or without BOM), else UTF-16 with a BOM; binary files are refused
+    (a NUL anywhere in the text, not only in its first 8 KB, marks one)."""
+    text: str | None = None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    if b"\x00" not in raw[:8192]:
-        try:
-            return raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            pass
+        with contextlib.suppress(UnicodeDecodeError):
+            text = raw.decode("utf-16")
+    if text is None and b"\x00" not in raw:
+        with contextlib.suppress(UnicodeDecodeError):
+            text = raw.decode("utf-8-sig")
+    if text is not None and "\x00" not in text:
+        return text
     raise AttachmentError(
         f"{name} is not a text file, a PDF or an image Parley can send.",
         "Attach source or text files (UTF-8), PDFs, or PNG, JPEG, GIF or WebP images.",
     )
 
 
-def pdf_text(name: str, raw: bytes) -> str:
-    """The text of every page of a PDF, pages separated by a blank line (pypdf)."""
+def cut_note(attachment: Attachment) -> str | None:
+    """The line saying a PDF's text was cut short, if it was."""
+    last = attachment.text.rpartition("\n")[2]
+    if attachment.mime == "application/pdf" and last.startswith("[") and " was cut: " in last:
+        return last[1:-1]
+    return None
+
+
+def pdf_text(
+    name: str,
+    raw: bytes,
+    cancel: threading.Event | None = None,
+    seconds: float = PDF_SECONDS,
+    max_chars: int = MAX_TEXT_CHARS,
+) -> str:
+    """The text of every page of a PDF, pages separated by a blank line (pypdf).
+
+    Reading stops after `seconds` or `max_chars`, or when `cancel` is set; what was read is
+    kept, followed by a bracketed line saying where and why it was cut."""
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
+    damaged = "The file may be damaged; try printing it to a new PDF and attach that."
     try:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
             raise AttachmentError(
                 f"{name} is password-protected.", "Save an unprotected copy and attach that."
             )
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        total = len(reader.pages)
     except AttachmentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except (DependencyError, FileNotDecryptedError) as exc:
         raise AttachmentError(
-            f"{name} can't be read as a PDF ({exc}).", "The file may be damaged."
+            f"{name} is encrypted and Parley can't decrypt it here ({exc}).",
+            "Save an unencrypted copy and attach that.",
         ) from exc
-    text = "\n\n".join(p for p in pages if p)
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+        raise AttachmentError(f"{name} can't be read as a PDF ({exc}).", damaged) from exc
+    deadline = time.monotonic() + seconds
+    pages: list[str] = []
+    size = 0
+    cut = ""
+
+    def why_stop() -> str:
+        if cancel is not None and cancel.is_set():
+            return "reading was cancelled"
+        if time.monotonic() > deadline:
+            return f"it took longer than {seconds:g} seconds"
+        if size > max_chars:
+            return f"it holds more than {max_chars:,} characters"
+        return ""
+
+    # Checked between pages: pypdf bounds one page's work itself (its per-stream limits,
+    # LimitReachedError), not a document's many pages sharing one huge stream.
+    for number in range(total):
+        done = f"read {number} of {total} pages"
+        if reason := why_stop():
+            cut = f"{done}; {reason}"
+            break
+        try:
+            text = (reader.pages[number].extract_text() or "").strip()
+        except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+            if not pages:
+                raise AttachmentError(f"{name} can't be read as a PDF ({exc}).", damaged) from exc
+            cut = f"{done}; page {number + 1} can't be read ({str(exc)[:100]})"
+            break
+        if text:
+            pages.append(text)
+            size += len(text) + 2
+    text = "\n\n".join(pages)
     if not text.strip():
+        if cut:
+            raise AttachmentError(
+                f"{name}: Parley found no text before it stopped ({cut}).",
+                "Attach a smaller PDF, or the pages that matter.",
+            )
         raise AttachmentError(
             f"{name} has no text Parley can read (it may be scanned pages).",
             "Attach a PDF with a text layer, or the pages as images to a model that reads them.",
         )
+    if not cut and len(text) > max_chars:
+        cut = f"read {total} pages; they hold more than {max_chars:,} characters"
+    if cut:
+        note = f"\n\n[{name} was cut: Parley {cut}.]"
+        text = text[: max(0, max_chars - len(note))] + note  # the whole fits Attach's limit
     return text
 
 

@@ -31,6 +31,7 @@ from app.core.llm.contract import (
 
 if TYPE_CHECKING:
     import builtins
+    from collections.abc import Iterable
 
     from app.core.foundation.storage import Database
 
@@ -187,6 +188,30 @@ class ConversationStore:
             (title, now, now, system_prompt, json.dumps(asdict(sampling or Sampling())), target),
         )
         return self.get(int(cur.lastrowid or 0))
+
+    def create_with_messages(
+        self,
+        title: str,
+        messages: Iterable[Message],
+        *,
+        system_prompt: str = "",
+        sampling: Sampling | None = None,
+        target: str = "",
+    ) -> Conversation:
+        """A new conversation holding `messages`, written in one transaction (imports):
+        an interruption or a failure leaves no part of it behind."""
+        with self.db.transaction() as conn:
+            now = time.time()
+            cur = conn.execute(
+                "INSERT INTO conversations (title, created_at, updated_at, system_prompt, "
+                "sampling_json, target) VALUES (?, ?, ?, ?, ?, ?)",
+                (title, now, now, system_prompt, json.dumps(asdict(sampling or Sampling())),
+                 target),
+            )  # fmt: skip
+            new_id = int(cur.lastrowid or 0)
+            for position, m in enumerate(messages):
+                self._insert_message(conn, new_id, position, m)
+        return self.get(new_id)
 
     def get(self, conversation_id: int) -> Conversation:
         rows = self.db.query("SELECT * FROM conversations WHERE id = ?", (conversation_id,))

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from typing import TYPE_CHECKING, Any, Literal
 
+from app.core.chat.attachments import IMAGE_MIMES
+
 if TYPE_CHECKING:
+    from app.core.chat.attachments import Attachment
     from app.core.chat.conversations import ConversationStore, Message
 
 FORMAT = "parley-conversation"
@@ -54,6 +58,33 @@ def _attachment_lines(m: Message) -> list[str]:
     return lines
 
 
+# A fence opener or closer (CommonMark: up to three spaces, then three or more ` or ~).
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def close_fences(text: str) -> str:
+    """`text` with a code block left open at its end closed (an answer stopped or cut off
+    inside one), so the block can't swallow what follows it in a document."""
+    opened: str | None = None
+    longest = 0
+    for line in text.splitlines():
+        match = _FENCE.match(line)
+        if opened is None:
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                opened, longest = match.group(1), 0
+            continue
+        if match and match.group(1)[0] == opened[0] and len(match.group(1)) >= len(opened) \
+                and not match.group(2).strip():  # fmt: skip
+            opened = None
+            continue
+        runs = re.findall(re.escape(opened[0]) + "+", line)
+        longest = max([longest, *map(len, runs)])
+    if opened is None:
+        return text
+    fence = opened[0] * max(len(opened), longest + 1)
+    return text + ("" if text.endswith("\n") else "\n") + fence
+
+
 def conversation_to_markdown(store: ConversationStore, conversation_id: int) -> str:
     conv = store.get(conversation_id)
     lines = [f"# {conv.title}", ""]
@@ -61,7 +92,7 @@ def conversation_to_markdown(store: ConversationStore, conversation_id: int) -> 
         lines += ["**System:** " + conv.system_prompt, ""]
     for m in store.messages(conversation_id):
         lines.append(f"## {_heading(m)}")
-        lines += ["", m.content, ""]
+        lines += ["", close_fences(m.content), ""]
         lines += _attachment_lines(m)
         if m.error:
             lines += [f"> {m.error}", ""]
@@ -81,29 +112,42 @@ img { max-width: 100%; }
 """
 
 
+def _attr(value: str) -> str:
+    """An attribute value, quoted and escaped whatever it holds."""
+    return '"' + html.escape(value, quote=True) + '"'
+
+
+def _image_html(a: Attachment) -> str:
+    # Only allow-listed types go into a data: URL; anything else (stored before imports
+    # were checked) is named, never rendered.
+    if a.mime not in IMAGE_MIMES:
+        return f"<p class=\"note\">Attached image: {html.escape(a.name)}</p>"
+    return f"<p><img alt={_attr(a.name)} src={_attr(a.data_url())}></p>"
+
+
 def conversation_to_html(store: ConversationStore, conversation_id: int) -> str:
-    """A standalone HTML page: the same content as the Markdown export, rendered."""
+    """A standalone HTML page: the same content as the Markdown export, rendered.
+
+    Every attribute is quoted and escaped here; model text goes through markdown-it with
+    raw HTML off, so nothing from a conversation becomes markup of its own."""
     from pygments.formatters import HtmlFormatter
 
     conv = store.get(conversation_id)
     render = _markdown_renderer()
     body = [f"<h1>{html.escape(conv.title)}</h1>"]
     if conv.system_prompt:
-        body.append(f"<p class='note'>System: {html.escape(conv.system_prompt)}</p>")
+        body.append(f"<p class=\"note\">System: {html.escape(conv.system_prompt)}</p>")
     for m in store.messages(conversation_id):
-        parts = [f"<div class='who'>{html.escape(_heading(m))}</div>", render(m.content)]
+        parts = [f"<div class=\"who\">{html.escape(_heading(m))}</div>",
+                 render(close_fences(m.content))]  # fmt: skip
         for a in m.attachments:
-            if a.is_image:
-                parts.append(f"<p><img alt='{html.escape(a.name, quote=True)}' "
-                             f"src='{a.data_url()}'></p>")  # fmt: skip
-            else:
-                parts.append(render(a.fenced()))
+            parts.append(_image_html(a) if a.is_image else render(a.fenced()))
         if m.error:
-            parts.append(f"<p class='note'>{html.escape(m.error)}</p>")
-        body.append(f"<div class='msg {html.escape(m.role)}'>{''.join(parts)}</div>")
+            parts.append(f"<p class=\"note\">{html.escape(m.error)}</p>")
+        body.append(f"<div class={_attr('msg ' + m.role)}>{''.join(parts)}</div>")
     css = _CSS + HtmlFormatter(style="default").get_style_defs(".highlight")
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{html.escape(conv.title)}</title><style>{css}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )

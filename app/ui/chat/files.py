@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
 
+    from app.core.chat.attachments import AttachmentBatch
     from app.ui.chat.banner import ErrorBanner
     from app.ui.chat.composer import Composer
     from app.ui.chat.session import ChatSession
@@ -60,25 +61,19 @@ class ChatFiles(QObject):
     # attachments -------------------------------------------------------------------
     def attach_files(self, paths: list[str]) -> None:
         """Read dropped or picked files on the io lane; each becomes a chip (or an error)."""
-        from app.core.chat.attachments import AttachmentError, read_attachment
+        from app.core.chat.attachments import read_attachments
 
-        def work(_cancel: threading.Event, _progress: ProgressFn) -> tuple[list[Any], list[str]]:
-            read: list[Any] = []
-            errors: list[str] = []
-            for path in paths:
-                try:
-                    read.append(read_attachment(Path(path)))
-                except AttachmentError as exc:
-                    errors.append(str(exc))
-            return read, errors
+        def work(cancel: threading.Event, _progress: ProgressFn) -> AttachmentBatch:
+            return read_attachments([Path(p) for p in paths], cancel)
 
         self._file_job("attach", work, self._on_attached)
 
-    def _on_attached(self, result: Any) -> None:
-        read, errors = result
-        self.composer.add_attachments(read)
-        if errors:
-            self.banner.show_error("\n".join(errors))
+    def _on_attached(self, batch: AttachmentBatch) -> None:
+        """Every file that read becomes a chip; each one that didn't (or only in part) is
+        named in the banner."""
+        self.composer.add_attachments(list(batch.attachments))
+        if batch.problems or batch.notes:
+            self.banner.show_error("\n".join([*batch.problems, *batch.notes]))
         self.composer.focus_editor()
 
     # export --------------------------------------------------------------------------
