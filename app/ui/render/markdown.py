@@ -111,25 +111,144 @@ class MathSpan:
     display: bool
 
 
-_CODE_SPAN = re.compile(r"(`+)(?:.|\n)*?(?<!`)\1(?!`)")
-_MATH = re.compile(
-    r"\$\$(?P<dd>(?:.|\n)+?)\$\$"
-    r"|\\\[(?P<bd>(?:.|\n)+?)\\\]"
-    r"|\\\((?P<bi>(?:.|\n)+?)\\\)"
-    r"|(?<![\\$\w])\$(?P<di>[^\s$](?:[^$\n]*?[^\s$\\])?)\$(?![\d$\w])"
-)
+_BACKTICKS = re.compile(r"`+")
+_WORD = re.compile(r"\w")  # the regex classes the scan has always used, one char at a time
+_SPACE = re.compile(r"\s")
 _MATH_HINTS = ("$", "\\(", "\\[")
+# Delimited math: opener, closer, display. `$$` comes before the inline `$`.
+_DELIMITED = (("$$", "$$", True), ("\\[", "\\]", True), ("\\(", "\\)", False))
+
+
+class _NextFinder:
+    """`text.find(needle, start)` for starts that never decrease, in linear time overall.
+
+    An answer of unclosed openers (32 KB of `\\(`) made a lazy regex search to the
+    end of the text from every opener: 11.7 s on the GUI thread. Once a search has
+    found the next closer at `found`, any start up to `found` has the same answer;
+    once it found none, no later start finds one either.
+    """
+
+    __slots__ = ("_found", "_needle", "_text")
+
+    def __init__(self, text: str, needle: str) -> None:
+        self._text, self._needle = text, needle
+        self._found = -2  # not searched yet
+
+    def find(self, start: int) -> int:
+        if self._found == -1 or start <= self._found:
+            return self._found
+        self._found = self._text.find(self._needle, start)
+        return self._found
 
 
 def find_math(text: str) -> list[MathSpan]:
-    """The math in a piece of prose, in order; none inside inline code."""
+    """The math in a piece of prose, in order; none inside inline code.
+
+    One pass from left to right, linear in the text: at each `$` or backslash the
+    first delimiter pair that closes wins (`$$`, `\\[`, `\\(`, then an inline `$`),
+    the nearest closer ends it, and the scan goes on after it.
+    """
     if not any(hint in text for hint in _MATH_HINTS):
         return []
-    masked = _CODE_SPAN.sub(lambda m: " " * len(m.group()), text)
+    masked = _mask_code_spans(text)
+    closers = {close: _NextFinder(masked, close) for _, close, _ in _DELIMITED}
+    dollars, slashes = _NextFinder(masked, "$"), _NextFinder(masked, "\\")
     spans: list[MathSpan] = []
-    for m in _MATH.finditer(masked):
-        kind = m.lastgroup or ""
-        tex = text[m.start(kind) : m.end(kind)].strip()
+    at, size = 0, len(masked)
+    while at < size:
+        dollar, slash = dollars.find(at), slashes.find(at)
+        candidates = [p for p in (dollar, slash) if p != -1]
+        if not candidates:
+            break
+        at = min(candidates)
+        end = _delimited_end(masked, at, closers)
+        display = True
+        if end is None and masked[at] == "$":
+            end, display = _inline_dollar_end(masked, at), False
+        elif end is not None:
+            display = masked[at + 1] != "("
+        if end is None:
+            at += 1
+            continue
+        inner = 1 if masked[at] == "$" and not display else 2
+        tex = text[at + inner : end - inner].strip()
         if tex:
-            spans.append(MathSpan(m.start(), m.end(), tex, kind in ("dd", "bd")))
+            spans.append(MathSpan(at, end, tex, display))
+        at = end
     return spans
+
+
+def _delimited_end(masked: str, at: int, closers: dict[str, _NextFinder]) -> int | None:
+    """Where `$$…$$`, `\\[…\\]` or `\\(…\\)` opened at `at` ends (None: not one)."""
+    for opener, closer, _ in _DELIMITED:
+        if masked.startswith(opener, at):
+            found = closers[closer].find(at + 3)  # at least one character inside
+            if found != -1:
+                return found + 2
+    return None
+
+
+def _inline_dollar_end(masked: str, at: int) -> int | None:
+    """Where `$…$` opened at `at` ends: a `$` before a non-space, closed on the same line
+    by the next `$` after a non-space that isn't followed by a digit or a word."""
+    before = masked[at - 1] if at else ""
+    if before and (before in "\\$" or _WORD.match(before)):
+        return None
+    first = masked[at + 1 : at + 2]
+    if not first or first == "$" or _SPACE.match(first):
+        return None
+    close = masked.find("$", at + 2)
+    if close == -1 or masked.find("\n", at + 2, close) != -1:
+        return None
+    if close > at + 2:
+        last = masked[close - 1]
+        if last == "\\" or _SPACE.match(last):
+            return None
+    after = masked[close + 1 : close + 2]
+    if after and (after == "$" or _WORD.match(after)):
+        return None
+    return close + 1
+
+
+def _mask_code_spans(text: str) -> str:
+    """`text` with every inline code span blanked out (same length).
+
+    A run of n backticks opens a span that the next run of exactly n closes; when
+    none follows, a shorter prefix of the run may open one (the regex this replaces
+    backtracked that way). Linear: each run looks only at runs after it, by length.
+    """
+    if "`" not in text:
+        return text
+    runs = [(m.start(), m.end() - m.start()) for m in _BACKTICKS.finditer(text)]
+    by_length: dict[int, list[int]] = {}
+    for index, (_, length) in enumerate(runs):
+        by_length.setdefault(length, []).append(index)
+    cursor = dict.fromkeys(by_length, 0)  # per length: the first candidate not yet passed
+    pieces: list[str] = []
+    done = 0  # text before this is in `pieces`
+    index = 0
+    while index < len(runs):
+        start, length = runs[index]
+        closer: int | None = None
+        for size in range(length, 0, -1):
+            candidates = by_length.get(size)
+            if candidates is None:
+                continue
+            at = cursor[size]
+            while at < len(candidates) and candidates[at] <= index:
+                at += 1
+            cursor[size] = at
+            if at < len(candidates):
+                closer = candidates[at]
+                break
+        if closer is None:
+            index += 1
+            continue
+        close_start, _ = runs[closer]
+        end = close_start + size
+        pieces.append(text[done:start])
+        pieces.append(" " * (end - start))
+        done = end
+        index = closer + 1
+    pieces.append(text[done:])
+    return "".join(pieces)
