@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import random
 import re
+import resource
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 
+from app.ui.render import math_image
 from app.ui.render.markdown import MathSpan, find_math
+from app.ui.render.math_image import MathKey, MathRenderer
+from app.ui.render.text_block import TextSegment
 
 if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
+
     from tests.reliability.conftest import Tally
 
 pytestmark = [
@@ -71,3 +77,51 @@ def test_the_linear_math_scan_finds_what_the_old_one_found(tally: Tally) -> None
         tally.case(lost=find_math(text) != _old_find_math(text), note=repr(text))
         assert find_math(text) == _old_find_math(text), repr(text)
     tally.check()
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_formula_wider_than_any_screen_shows_as_its_source(qtbot: QtBot, tally: Tally) -> None:
+    """Regression (issue 22, input 2): `a\\hspace{200000}b` became a 6,234,416 x 28 px
+    image (666 MB, 2.1 GB at its peak), cached for good."""
+    formulas = [r"a\hspace{200000}b", r"\sum" * 3000]
+    text = "\n\n".join(f"$${tex}$$" for tex in formulas) + "\n\nand $x^2$ stays small."
+    block = TextSegment("prose")
+    qtbot.addWidget(block)
+    before = _peak_rss_mb()
+    block.set_text(text)
+    renderer = MathRenderer.instance()
+    qtbot.waitUntil(lambda: all(renderer.is_known(k) for k in block.math_keys), timeout=60_000)
+    drawn = {key.tex: image for key, image in block.math_keys.items()}
+    grown = _peak_rss_mb() - before
+    for tex in formulas:
+        tally.case(leaked=drawn.get(tex, True), note=f"{tex[:20]}: drawn={drawn.get(tex)}")
+    tally.case(leaked=grown > 300, note=f"peak memory grew {grown:.0f} MB")
+    tally.check()
+    assert drawn == {**dict.fromkeys(formulas, False), "x^2": True}
+    shown = block.toPlainText()
+    assert "a\\hspace{200000}b" in shown  # the source, as code
+    assert grown < 300
+    assert renderer.cached[1] < math_image.CACHE_BYTES
+
+
+def test_the_formula_cache_is_bounded_in_count_and_bytes(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renderer = MathRenderer()
+    monkeypatch.setattr(math_image, "CACHE_IMAGES", 3)
+    keys = [MathKey(f"x^{{{n}}}", False, 10.0, "#000000", 96.0, 1.0) for n in range(5)]
+    for key in keys:
+        renderer.lookup(key)
+    renderer.wait_idle()
+    qtbot.waitUntil(lambda: renderer.is_known(keys[-1]))
+    count, size = renderer.cached
+    assert count == 3 and [renderer.is_known(k) for k in keys] == [False, False, True, True, True]
+    one = size // 3
+    monkeypatch.setattr(math_image, "CACHE_BYTES", one * 2)
+    renderer.lookup(MathKey("y", False, 10.0, "#000000", 96.0, 1.0))
+    renderer.wait_idle()
+    qtbot.waitUntil(lambda: renderer.cached[0] <= 2)
+    assert renderer.cached[1] <= one * 2

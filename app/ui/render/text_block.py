@@ -64,6 +64,9 @@ MARKDOWN_FEATURES = QTextDocument.MarkdownFeature(
 LONG_RUN = re.compile(r"\S{400}")
 LINK_SCHEMES = ("http", "https")
 HEIGHT_CACHE = 8  # widths remembered per text
+# The formula images one prose block shows (its document holds them): past this, the
+# rest show as source. A formula is at most 8 MB (math_image.MAX_PIXELS).
+BLOCK_MATH_BYTES = 64 << 20
 
 
 def _style_tables(doc: QTextDocument) -> None:
@@ -277,6 +280,9 @@ class TextSegment(TextBlock):
     def __init__(self, kind: SegmentKind, parent: QWidget | None = None) -> None:
         super().__init__(kind, parent)
         self.math_keys: dict[MathKey, bool] = {}  # shown formulas: drawn as an image?
+        # The formulas known when last shown: the renderer's bounded cache may drop them,
+        # and a block must not ask for them again (blocks would take turns evicting).
+        self._held: dict[MathKey, QImage | None] = {}
         self._waiting = False
         # Many blocks may show the same formula: each redraws in its own event, so the
         # event loop runs between them. A child timer dies with the block.
@@ -290,18 +296,28 @@ class TextSegment(TextBlock):
     def _set_markdown(self, text: str) -> None:
         spans = find_math(text)
         if not spans:
-            self.math_keys = {}
+            self.math_keys, self._held = {}, {}
             super()._set_markdown(text)
             return
         doc = self.document()
         pieces: list[str] = []
         images: list[tuple[str, QImage]] = []
         keys: dict[MathKey, bool] = {}
+        held: dict[MathKey, QImage | None] = {}
         waiting = False
+        budget = BLOCK_MATH_BYTES
         at = 0
         for span in spans:
             key = self._math_key(span)
-            known, image = MathRenderer.instance().lookup(key)
+            if key in self._held:
+                known, image = True, self._held[key]
+            else:
+                known, image = MathRenderer.instance().lookup(key)
+            if known:
+                held[key] = image
+            if image is not None:
+                budget -= image.sizeInBytes()
+                image = image if budget >= 0 else None
             waiting = waiting or not known
             keys[key] = image is not None
             pieces.append(text[at : span.start])
@@ -313,7 +329,7 @@ class TextSegment(TextBlock):
                 pieces.append(_as_code(text[span.start : span.end]))
             at = span.end
         pieces.append(text[at:])
-        self.math_keys = keys
+        self.math_keys, self._held = keys, held
         doc.setMarkdown("".join(pieces), MARKDOWN_FEATURES)
         for name, image in images:
             doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
@@ -339,7 +355,8 @@ class TextSegment(TextBlock):
 
     def _redraw_math(self) -> None:
         renderer = MathRenderer.instance()
-        if all(renderer.is_known(k) for k in self.math_keys) and self._waiting:
+        known = all(k in self._held or renderer.is_known(k) for k in self.math_keys)
+        if known and self._waiting:
             renderer.rendered.disconnect(self._on_math_rendered)
             self._waiting = False
         self.set_text(self.source_text, force=True)
