@@ -11,21 +11,35 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
+from PySide6.QtWidgets import QScrollArea
 
+from app.core.chat.conversations import Message
+from app.ui.chat import ChatTab
+from app.ui.chat.message_widget import MessageWidget
 from app.ui.render import math_image
-from app.ui.render.markdown import MathSpan, find_math
+from app.ui.render.highlight import Highlighting
+from app.ui.render.markdown import MAX_CODE_BLOCKS, MathSpan, find_math
 from app.ui.render.math_image import MathKey, MathRenderer
 from app.ui.render.text_block import TextSegment
+from app.workers import WorkerPool
+from tests.helpers.stall_meter import StallMeter
+from tests.reliability.support import add_exchange
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pytestqt.qtbot import QtBot
 
+    from app.core.context import AppContext
     from tests.reliability.conftest import Tally
 
 pytestmark = [
     pytest.mark.reliability("text"),
     pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise"),
 ]
+
+# The longest GUI stall allowed (the aim is 50 ms; a loaded CI machine gets room).
+STALL_MS = 250
 
 # The math scan before issue 22 (lazy regexes, quadratic on unclosed openers): the
 # linear scan must find exactly what it found.
@@ -125,3 +139,88 @@ def test_the_formula_cache_is_bounded_in_count_and_bytes(
     renderer.wait_idle()
     qtbot.waitUntil(lambda: renderer.cached[0] <= 2)
     assert renderer.cached[1] <= one * 2
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkerPool]:
+    workers = WorkerPool()
+    yield workers
+    workers.shutdown()
+
+
+def _code_blocks(count: int) -> str:
+    return "".join(f"```python\nx = {i}\ny = x + 1\nprint(y)\n```\n" for i in range(count))
+
+
+def _settled(tab: ChatTab) -> bool:
+    bodies = [w.body for w in tab.view.widgets]
+    return not tab.view.filling and all(b.settled for b in bodies)
+
+
+def test_an_answer_of_a_thousand_code_blocks_opens_without_freezing_the_window(
+    qtbot: QtBot, ctx: AppContext, pool: WorkerPool, tally: Tally
+) -> None:
+    """Regression (issue 22, input 3): 1,000 three-line code blocks (27 KB) froze the
+    window 15.5 s: a widget each, and every relayout of the message asked each one."""
+    answer = _code_blocks(1000)
+    add_exchange(ctx, "Lots of code", answer, title="code")
+    add_exchange(ctx, "hi", "hello", title="small")
+    tab = ChatTab(ctx, pool)
+    qtbot.addWidget(tab)
+    tab.resize(1000, 700)
+    tab.show()
+    qtbot.waitExposed(tab)
+    qtbot.waitUntil(lambda: _settled(tab), timeout=30_000)
+    ids = tab.conversations.ids()
+    code_id = next(i for i in ids if ctx.store.get(i).title == "code")
+    meter = StallMeter()
+    for _ in range(2):  # opened again: nothing is kept between openings
+        tab.open_conversation(next(i for i in ids if i != code_id))
+        qtbot.waitUntil(lambda: _settled(tab), timeout=30_000)
+        meter.start()
+        started = time.perf_counter()
+        tab.open_conversation(code_id)
+        qtbot.waitUntil(lambda: _settled(tab), timeout=30_000)
+        assert Highlighting.instance().wait_idle(30_000)
+        qtbot.wait(100)  # the last highlighting lands
+        meter.stop()
+        seconds = time.perf_counter() - started
+        longest = meter.longest_ms
+        tally.case(hung=longest > STALL_MS, note=f"opened in {seconds:.2f} s, {longest:.0f} ms")
+    answer_widget = tab.view.widgets[-1]
+    assert answer_widget.text == answer  # Copy takes all of it
+    codes = [w for w in answer_widget.body.segment_widgets if w.kind == "code"]
+    assert len(codes) == MAX_CODE_BLOCKS and all(c.highlighted for c in codes)
+    shown = "".join(w.toPlainText() for w in answer_widget.body.segment_widgets
+                    if w.kind == "prose")  # fmt: skip
+    assert "x = 999" in shown and "```" not in shown  # the rest: monospace code, no fences
+    tally.check()
+
+
+def test_a_thousand_code_blocks_stream_without_freezing_the_window(
+    qtbot: QtBot, tally: Tally
+) -> None:
+    answer = _code_blocks(1000)
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    widget = MessageWidget(Message(id=1, conversation_id=1, position=0, role="assistant",
+                                   content="", created_at=time.time(), backend="local",
+                                   model="m", outcome="streaming"))  # fmt: skip
+    area.setWidget(widget)
+    qtbot.addWidget(area)
+    area.resize(900, 700)
+    area.show()
+    qtbot.waitExposed(area)
+    meter = StallMeter()
+    meter.start()
+    step = 300  # characters per 50 ms repaint (the view's throttle)
+    for end in range(step, len(answer) + step, step):
+        widget.set_live_text(answer[:end])
+        qtbot.wait(50)
+    qtbot.waitUntil(lambda: widget.body.settled, timeout=30_000)
+    assert Highlighting.instance().wait_idle(30_000)
+    qtbot.wait(100)
+    meter.stop()
+    tally.case(hung=meter.longest_ms > STALL_MS, note=f"longest stall {meter.longest_ms:.0f} ms")
+    tally.check()
+    assert widget.text == answer

@@ -16,6 +16,7 @@ reader (md4c) has no math at all.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -26,6 +27,10 @@ _FENCE = re.compile(r"^( *)(`{3,}|~{3,})\s*([^\s`]*)")
 # Long prose is cut at paragraph breaks into pieces of about this size, so a
 # streaming answer re-renders only its last piece however long it grows.
 CHUNK_CHARS = 1200
+# Code blocks that get their own widget (highlighting, a Copy button). Past these, fenced
+# code stays in the prose, where Qt's Markdown reader shows it as plain monospace: each
+# widget costs every relayout of the message (issue 22: 1,000 code blocks, 15.5 s).
+MAX_CODE_BLOCKS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,11 @@ def split_segments(text: str) -> list[Segment]:
         segments.extend(Segment("prose", chunk) for chunk in _chunks(joined) if chunk.strip())
         prose.clear()
 
+    blocks = 0
     for line in text.split("\n"):
+        if blocks >= MAX_CODE_BLOCKS:
+            prose.append(line)  # the rest, fences and all, is prose
+            continue
         if not fence:
             match = _FENCE.match(line)
             if match:
@@ -60,10 +69,10 @@ def split_segments(text: str) -> list[Segment]:
             else:
                 prose.append(line)
             continue
-        stripped = line.strip()
-        if stripped.startswith(fence) and not stripped.strip(fence[0]):
+        if _closes(line, fence):
             segments.append(Segment("code", "\n".join(code), language, True, indent))
             fence = ""
+            blocks += 1
         else:
             code.append(_dedent(line, indent))
     if fence:
@@ -72,23 +81,60 @@ def split_segments(text: str) -> list[Segment]:
     return segments
 
 
+def _closes(line: str, fence: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith(fence) and not stripped.strip(fence[0])
+
+
+def _fenced(prose: str) -> list[tuple[int, int]]:
+    """(start, end) of each fenced block left in prose (past `MAX_CODE_BLOCKS`)."""
+    ranges: list[tuple[int, int]] = []
+    fence, start, at = "", 0, 0
+    for line in prose.split("\n"):
+        if not fence:
+            if match := _FENCE.match(line):
+                fence, start = match.group(2), at
+        elif _closes(line, fence):
+            ranges.append((start, at + len(line)))
+            fence = ""
+        at += len(line) + 1
+    if fence:
+        ranges.append((start, len(prose)))
+    return ranges
+
+
 def _chunks(prose: str) -> list[str]:
     """Cut at blank lines once a piece is CHUNK_CHARS long; cuts never move as text grows.
 
-    A paragraph that starts indented continues a list item, so it stays with its piece.
+    A paragraph that starts indented continues a list item, so it stays with its piece;
+    fenced code left in the prose is never cut, and its end is a place to cut.
     """
     if len(prose) < CHUNK_CHARS:
         return [prose]
+    fenced = _fenced(prose) if "``" in prose or "~~" in prose else []
+    starts, ends = [s for s, _ in fenced], [e for _, e in fenced]
     pieces: list[str] = []
     start = 0
     search_from = CHUNK_CHARS
-    while (cut := prose.find("\n\n", search_from)) != -1:
-        after = prose[cut + 2 : cut + 3]
+    while True:
+        cut, skip = prose.find("\n\n", search_from), 2
+        after_fence = bisect.bisect_left(ends, search_from)
+        fence_end = ends[after_fence] if after_fence < len(ends) else -1
+        closed = fence_end != -1 and prose[fence_end : fence_end + 1] == "\n"
+        if closed and not 0 <= cut < fence_end:
+            cut, skip = fence_end, 1
+        if cut == -1:
+            break
+        after = prose[cut + skip : cut + skip + 1]
+        inside = bisect.bisect_right(starts, cut) - 1
+        if inside >= 0 and cut < ends[inside]:  # never inside a code block
+            search_from = ends[inside]
+            continue
         if after in ("", " ", "\t", "\n"):
             search_from = cut + 1
             continue
         pieces.append(prose[start:cut])
-        start = cut + 2
+        start = cut + skip
         search_from = start + CHUNK_CHARS
     pieces.append(prose[start:])
     return pieces
