@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat
@@ -114,8 +114,14 @@ class CodeHighlighter(QSyntaxHighlighter):
                 self.setFormat(start, length, fmt)
 
 
+class LexReceiver(Protocol):
+    """What asks for highlighting: told the spans for the text it sent (None: plain)."""
+
+    def on_lexed(self, text: str, lines: list[LineSpans] | None) -> None: ...
+
+
 class _LexJob(QRunnable):
-    def __init__(self, service: Highlighting, token: object, text: str, language: str) -> None:
+    def __init__(self, service: Highlighting, token: int, text: str, language: str) -> None:
         super().__init__()
         self.service, self.token, self.text, self.language = service, token, text, language
 
@@ -129,19 +135,23 @@ class _LexJob(QRunnable):
 
 
 class Highlighting(QObject):
-    """Lexes code blocks one at a time on a pool thread.
+    """Lexes code blocks one at a time on a pool thread; each result goes to the one
+    receiver that asked (issue 22: a signal every block listened to made 1,000 code
+    blocks a million slot calls).
 
     Signals:
-        lexed(token, text, lines): spans for `text` (None: not highlighted)
+        lexed(token, text, lines): internal, from the pool thread
     """
 
-    lexed = Signal(object, str, object)
+    lexed = Signal(object, str, object)  # token: an id(), wider than a C int
     _instance: ClassVar[Highlighting | None] = None
 
     def __init__(self) -> None:
         super().__init__()
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
+        self._receivers: dict[int, LexReceiver] = {}
+        self.lexed.connect(self._on_lexed)
 
     @classmethod
     def instance(cls) -> Highlighting:
@@ -149,8 +159,20 @@ class Highlighting(QObject):
             cls._instance = Highlighting()
         return cls._instance
 
-    def request(self, token: object, text: str, language: str) -> None:
+    def request(self, receiver: LexReceiver, text: str, language: str) -> None:
+        """Lex `text`; `receiver.on_lexed` gets the spans (a later request replaces it)."""
+        token = id(receiver)
+        self._receivers[token] = receiver
         self._pool.start(_LexJob(self, token, text, language))
+
+    def forget(self, receiver: LexReceiver) -> None:
+        """`receiver` wants no more results (it is done, or going away)."""
+        self._receivers.pop(id(receiver), None)
+
+    def _on_lexed(self, token: int, text: str, lines: object) -> None:
+        receiver = self._receivers.get(token)
+        if receiver is not None:
+            receiver.on_lexed(text, lines if isinstance(lines, list) else None)
 
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
         return bool(self._pool.waitForDone(timeout_ms))

@@ -8,12 +8,18 @@ in the text colour of the palette at the screen's pixel ratio and cached by
 documents as resources under `parley-math:` names: nothing is loaded from a
 file or a URL. A formula mathtext can't parse is remembered as failed and
 shown as its source, in code.
+
+Issue 22: `a\\hspace{200000}b` (17 characters) became a 6,234,416 x 28 px image,
+666 MB, kept for good. A formula's extent is measured first (mathtext's vector
+parse draws nothing) and one wider, taller or larger than the caps below is
+refused, shown as its source; the cache is bounded in count and bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -24,6 +30,17 @@ logger = logging.getLogger(__name__)
 
 SCHEME = "parley-math"
 DISPLAY_SCALE = 1.2  # display math a little larger than the text around it
+# One formula's image, in device pixels: wider than a 4K screen or taller than most
+# is shown as its source. 4096 x 512 RGBA is 8 MB.
+MAX_WIDTH = 4096
+MAX_HEIGHT = 1024
+MAX_PIXELS = 4096 * 512
+CACHE_IMAGES = 1000  # formulas remembered (failures cost nothing and count too)
+CACHE_BYTES = 64 << 20  # their images' memory
+
+
+class FormulaTooLarge(ValueError):
+    """The formula would be an image over the caps (`MAX_WIDTH`, `MAX_HEIGHT`, `MAX_PIXELS`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +58,34 @@ class MathKey:
         return f"{SCHEME}:{digest}"
 
 
+def check_extent(width: float, height: float) -> None:
+    """Raise `FormulaTooLarge` for an image of `width` x `height` device pixels over the caps."""
+    if width > MAX_WIDTH or height > MAX_HEIGHT or width * height > MAX_PIXELS:
+        raise FormulaTooLarge(f"formula of {width:.0f} x {height:.0f} px")
+
+
 def render_math(key: MathKey) -> QImage:
-    """Rasterise `key.tex` (mathtext); raises `ValueError` when mathtext can't parse it."""
+    """Rasterise `key.tex` (mathtext); raises `ValueError` when mathtext can't parse it,
+    `FormulaTooLarge` when its image would be over the caps."""
     import numpy as np
     from matplotlib.font_manager import FontProperties
     from matplotlib.mathtext import MathTextParser
 
     size = key.point_size * (DISPLAY_SCALE if key.display else 1.0)
-    parsed = MathTextParser("agg").parse(
-        f"${key.tex}$", dpi=key.dpi * key.ratio, prop=FontProperties(size=size)
-    )
+    tex, dpi, prop = f"${key.tex}$", key.dpi * key.ratio, FontProperties(size=size)
+    extent = MathTextParser("path").parse(tex, dpi=dpi, prop=prop)  # measures, draws nothing
+    check_extent(extent.width + 2, extent.height + extent.depth + 2)  # raster adds a margin
+    parser = MathTextParser("agg")
+    try:
+        parsed = parser.parse(tex, dpi=dpi, prop=prop)
+    finally:
+        # mathtext keeps its last 50 results, images included (400 MB at our caps); ours
+        # are in our own cache. A private attribute: a matplotlib without it just keeps them.
+        cached = getattr(MathTextParser, "_parse_cached", None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
     alpha = np.asarray(parsed.image, dtype=np.uint8)
+    check_extent(alpha.shape[1], alpha.shape[0])
     if alpha.size == 0:
         raise ValueError("empty formula")
     color = QColor(key.color)
@@ -74,6 +108,9 @@ class _Job(QRunnable):
     def run(self) -> None:
         try:
             image: QImage | None = render_math(self.key)
+        except FormulaTooLarge as exc:
+            logger.info("math not rendered (%s): %r", exc, self.key.tex[:80])
+            image = None
         except Exception as exc:  # noqa: BLE001 - mathtext raises many kinds: show the source
             logger.info("math not rendered (%s): %r", type(exc).__name__, self.key.tex[:80])
             image = None
@@ -93,7 +130,9 @@ class MathRenderer(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._images: dict[MathKey, QImage | None] = {}  # None: mathtext can't draw it
+        # Least recently used first; None: mathtext can't draw it (or it is too large).
+        self._images: OrderedDict[MathKey, QImage | None] = OrderedDict()
+        self._bytes = 0
         self._pending: set[MathKey] = set()
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
@@ -109,6 +148,7 @@ class MathRenderer(QObject):
         """(known, image): known with an image, known to fail (None), or not yet (rendering
         starts; `rendered` follows)."""
         if key in self._images:
+            self._images.move_to_end(key)
             return True, self._images[key]
         if key not in self._pending:
             self._pending.add(key)
@@ -118,6 +158,11 @@ class MathRenderer(QObject):
     def is_known(self, key: MathKey) -> bool:
         return key in self._images
 
+    @property
+    def cached(self) -> tuple[int, int]:
+        """(formulas, bytes of images) in the cache."""
+        return len(self._images), self._bytes
+
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
         """Tests and benches: wait until every requested formula is done."""
         return bool(self._pool.waitForDone(timeout_ms))
@@ -125,4 +170,12 @@ class MathRenderer(QObject):
     def _on_finished(self, key: MathKey, image: QImage | None) -> None:
         self._pending.discard(key)
         self._images[key] = image
+        self._bytes += _size(image)
+        while len(self._images) > CACHE_IMAGES or self._bytes > CACHE_BYTES:
+            _, dropped = self._images.popitem(last=False)
+            self._bytes -= _size(dropped)
         self.rendered.emit(key)
+
+
+def _size(image: QImage | None) -> int:
+    return 0 if image is None else int(image.sizeInBytes())

@@ -14,10 +14,12 @@ image is ready, or when it can't be drawn, the formula's source shows as code.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QDesktopServices,
@@ -25,6 +27,7 @@ from PySide6.QtGui import (
     QFontDatabase,
     QGuiApplication,
     QImage,
+    QResizeEvent,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
@@ -43,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.render.highlight import CodeHighlighter, Highlighting, style_name
+from app.ui.render.highlight import CodeHighlighter, Highlighting, LineSpans, style_name
 from app.ui.render.markdown import find_math
 from app.ui.render.math_image import MathKey, MathRenderer
 from app.ui.safe_text import data_image
@@ -64,6 +67,9 @@ MARKDOWN_FEATURES = QTextDocument.MarkdownFeature(
 LONG_RUN = re.compile(r"\S{400}")
 LINK_SCHEMES = ("http", "https")
 HEIGHT_CACHE = 8  # widths remembered per text
+# The formula images one prose block shows (its document holds them): past this, the
+# rest show as source. A formula is at most 8 MB (math_image.MAX_PIXELS).
+BLOCK_MATH_BYTES = 64 << 20
 
 
 def _style_tables(doc: QTextDocument) -> None:
@@ -108,9 +114,16 @@ class TextBlock(QTextBrowser):
             self.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)
             self.setWordWrapMode(QTextOption.WrapMode.NoWrap)
             self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        policy.setHeightForWidth(True)
+        if kind == "code":
+            # A code block is as tall at any width (bar aside): a fixed height the layout
+            # caches, where height-for-width would call into Python at every relayout of
+            # the message (issue 22: 1,000 code blocks, 50 us each per relayout).
+            policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        else:
+            policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
+        self._bar_shown = False  # code: the height left room for a horizontal scroll bar
         self._source: str | None = None
         self._heights: dict[int, int] = {}  # width -> height, for the current text
         self._revision = 0  # how many texts it has rendered
@@ -142,9 +155,7 @@ class TextBlock(QTextBrowser):
         _style_tables(self.document())
 
     # Qt overrides ------------------------------------------------------------
-    def hasHeightForWidth(self) -> bool:
-        return True
-
+    # hasHeightForWidth is the size policy's (true for prose): no Python call per relayout.
     def heightForWidth(self, width: int) -> int:
         if (height := self._heights.get(width)) is not None:
             return height
@@ -156,6 +167,8 @@ class TextBlock(QTextBrowser):
             if doc.idealWidth() > width:
                 height += self.horizontalScrollBar().sizeHint().height()  # room for the bar
             self._heights[width] = height
+            if width == self.width():
+                self._bar_shown = doc.idealWidth() > width
             return height
         # No frame and no scroll bars: the viewport is as wide as the widget,
         # so this is the same text width QTextEdit lays the document out at.
@@ -175,6 +188,11 @@ class TextBlock(QTextBrowser):
 
     def minimumSizeHint(self) -> QSize:
         return QSize(60, 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.kind == "code" and (self.document().idealWidth() > self.width()) != self._bar_shown:
+            self.updateGeometry()  # the scroll bar comes or goes: the fixed height changes
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta()
@@ -219,7 +237,8 @@ class CodeBlock(QFrame):
         self.highlighter: CodeHighlighter | None = None
         self.highlighted = False  # spans are painted for the text shown
         self._segment: Segment | None = None
-        self._listening = False
+        # A block deleted while its code is being lexed: the service lets go of it.
+        self.destroyed.connect(functools.partial(_forget_lexing, self))
         header = QHBoxLayout()
         header.setContentsMargins(10, 2, 4, 2)
         header.addWidget(self.language)
@@ -242,18 +261,13 @@ class CodeBlock(QFrame):
             self.highlighted = False
         self.text.set_text(segment.text)
         if segment.closed and segment.language and (changed or not self.highlighted):
-            service = Highlighting.instance()
-            if not self._listening:
-                service.lexed.connect(self._on_lexed)
-                self._listening = True
-            service.request(self, segment.text, segment.language)
+            Highlighting.instance().request(self, segment.text, segment.language)
 
-    def _on_lexed(self, token: object, text: str, lines: object) -> None:
-        if token is not self or self._segment is None or text != self._segment.text:
+    def on_lexed(self, text: str, lines: list[LineSpans] | None) -> None:
+        if not shiboken6.isValid(self) or self._segment is None or text != self._segment.text:
             return
-        Highlighting.instance().lexed.disconnect(self._on_lexed)
-        self._listening = False
-        if not isinstance(lines, list):
+        Highlighting.instance().forget(self)
+        if lines is None:
             return
         if self.highlighter is None:
             self.highlighter = CodeHighlighter(self.text.document(), style_name())
@@ -271,12 +285,19 @@ class CodeBlock(QFrame):
         QGuiApplication.clipboard().setText(self.text.source_text)
 
 
+def _forget_lexing(block: CodeBlock, *_: object) -> None:
+    Highlighting.instance().forget(block)
+
+
 class TextSegment(TextBlock):
     """A prose (Markdown) or plain segment, with the same interface as `CodeBlock`."""
 
     def __init__(self, kind: SegmentKind, parent: QWidget | None = None) -> None:
         super().__init__(kind, parent)
         self.math_keys: dict[MathKey, bool] = {}  # shown formulas: drawn as an image?
+        # The formulas known when last shown: the renderer's bounded cache may drop them,
+        # and a block must not ask for them again (blocks would take turns evicting).
+        self._held: dict[MathKey, QImage | None] = {}
         self._waiting = False
         # Many blocks may show the same formula: each redraws in its own event, so the
         # event loop runs between them. A child timer dies with the block.
@@ -290,18 +311,28 @@ class TextSegment(TextBlock):
     def _set_markdown(self, text: str) -> None:
         spans = find_math(text)
         if not spans:
-            self.math_keys = {}
+            self.math_keys, self._held = {}, {}
             super()._set_markdown(text)
             return
         doc = self.document()
         pieces: list[str] = []
         images: list[tuple[str, QImage]] = []
         keys: dict[MathKey, bool] = {}
+        held: dict[MathKey, QImage | None] = {}
         waiting = False
+        budget = BLOCK_MATH_BYTES
         at = 0
         for span in spans:
             key = self._math_key(span)
-            known, image = MathRenderer.instance().lookup(key)
+            if key in self._held:
+                known, image = True, self._held[key]
+            else:
+                known, image = MathRenderer.instance().lookup(key)
+            if known:
+                held[key] = image
+            if image is not None:
+                budget -= image.sizeInBytes()
+                image = image if budget >= 0 else None
             waiting = waiting or not known
             keys[key] = image is not None
             pieces.append(text[at : span.start])
@@ -313,7 +344,7 @@ class TextSegment(TextBlock):
                 pieces.append(_as_code(text[span.start : span.end]))
             at = span.end
         pieces.append(text[at:])
-        self.math_keys = keys
+        self.math_keys, self._held = keys, held
         doc.setMarkdown("".join(pieces), MARKDOWN_FEATURES)
         for name, image in images:
             doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
@@ -339,7 +370,8 @@ class TextSegment(TextBlock):
 
     def _redraw_math(self) -> None:
         renderer = MathRenderer.instance()
-        if all(renderer.is_known(k) for k in self.math_keys) and self._waiting:
+        known = all(k in self._held or renderer.is_known(k) for k in self.math_keys)
+        if known and self._waiting:
             renderer.rendered.disconnect(self._on_math_rendered)
             self._waiting = False
         self.set_text(self.source_text, force=True)
