@@ -118,3 +118,13 @@ def test_the_window_asks_the_core_for_rows_and_writes_no_sql() -> None:
         and SQL.search(node.value)
     ]  # fmt: skip
     assert offenders == []
+
+
+def test_no_module_in_app_is_over_600_lines() -> None:
+    """Modules small and named for what they hold (issue 21: the Chat tab was 843 lines)."""
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in (REPO / "app").rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600
+    }
+    assert long == {}

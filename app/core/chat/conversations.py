@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.chat.attachments import Attachment
 from app.core.chat.prompt import prompt_messages
+from app.core.chat.search import fts_query
 from app.core.foundation.errors import NotFoundError
 from app.core.foundation.processes import process_started, writer_alive
-from app.core.foundation.text_fold import fold, fold_for_search
 from app.core.llm.contract import (
     ChatMessage,
     GenerationResult,
@@ -588,22 +588,3 @@ def _insert_attachments(conn: Any, message_id: int, attachments: tuple[Attachmen
         [(message_id, i, a.name, a.kind, a.mime, a.language, a.text, a.data or None, a.tokens)
          for i, a in enumerate(attachments)],
     )  # fmt: skip
-
-
-# unicode61's token characters are letters and digits; everything else separates words.
-_WORD = re.compile(r"[^\W_]+")
-
-
-def fts_query(text: str) -> str:
-    """An FTS5 query matching every word of `text` as a prefix; "" when it has no words.
-    A word in an unspaced script (Chinese, Japanese, Korean) matches its characters next
-    to each other, anywhere (see `fold_for_search`).
-
-    Each word is quoted, so FTS5's operators (AND, NEAR, -, :) in what the user
-    typed stay plain text.
-    """
-    terms = []
-    for word in _WORD.findall(fold(text)):
-        pieces = fold_for_search(word).split()
-        terms.append(f'"{word}"*' if len(pieces) == 1 else f'"{" ".join(pieces)}"')
-    return " ".join(terms)
