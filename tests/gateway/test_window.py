@@ -69,3 +69,24 @@ def test_the_status_bar_switch_serves_and_lists_requests(
     assert dialog.port.isEnabled()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{address}/models", timeout=2)
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_a_gateway_thread_that_dies_is_noticed_and_started_again(
+    window: MainWindow, ctx: AppContext, qtbot: QtBot
+) -> None:
+    """Issue 22, input 11: inside the window the gateway thread died silently."""
+    indicator = window.gateway_indicator
+    qtbot.mouseClick(indicator.switch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.gateway.running, timeout=15_000)
+    address = window.gateway.address
+    server = window.gateway._server
+    assert server is not None and server._server is not None
+    with qtbot.waitSignal(window.gateway.restarted, timeout=15_000):
+        server._server.should_exit = True  # the thread ends, as a crash would end it
+    qtbot.waitUntil(lambda: window.gateway.running, timeout=15_000)
+    assert "started it again" in window.statusBar().currentMessage()
+    assert indicator.switch.isChecked()
+    token = ctx.access_tokens.default()[1]
+    resp = httpx.get(f"{address}/models", timeout=30, headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200

@@ -31,6 +31,7 @@ class GatewayIndicator(QWidget):
         controller.state_changed.connect(self._on_state)
         controller.request_served.connect(self._on_served)
         controller.failed.connect(self._on_failed)
+        controller.restarted.connect(self._on_restarted)
         self._on_state(controller.running, controller.address)
 
     def _on_toggled(self, on: bool) -> None:
@@ -52,6 +53,14 @@ class GatewayIndicator(QWidget):
         from PySide6.QtWidgets import QMessageBox
 
         QMessageBox.warning(self.window(), "The gateway didn't start", message)
+
+    def _on_restarted(self, message: str) -> None:
+        self.details.setToolTip(message)
+        from PySide6.QtWidgets import QMainWindow
+
+        window = self.window()
+        if isinstance(window, QMainWindow):
+            window.statusBar().showMessage(message, 15_000)
 
     def _show_summary(self) -> None:
         c = self.controller
