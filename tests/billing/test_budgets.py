@@ -153,3 +153,20 @@ def test_one_click_override_lets_one_request_through(ledger: Ledger) -> None:
     assert warned
     with pytest.raises(BudgetExceededError):
         _check(ledger)
+
+
+def test_a_dead_processes_holds_are_released_by_the_next_request(ledger: Ledger) -> None:
+    """A window or `parley serve` killed mid-request leaves its reservation behind: it must
+    not hold the budget for good, even when a new process got the dead one's pid."""
+    import os
+
+    ledger.on_budget_warning = lambda _m: None
+    ledger.budgets.set(1.0, "day", hard=True)
+    for pid, started in ((2**22 + 12_345, 1.0), (os.getpid(), 1.0)):  # gone; reused pid
+        ledger.db.execute(
+            "INSERT INTO reservations (started_at, pid, pid_started, backend, provider, "
+            "project, amount, currency) VALUES (0, ?, ?, 'mistral', 'mistral', NULL, 0.9, "
+            "'USD')", (pid, started),
+        )  # fmt: skip
+    _check(ledger, max_tokens=1000)  # 0.0003 at most: refused if the dead holds counted
+    assert ledger.db.scalar("SELECT COUNT(*) FROM reservations") == 0

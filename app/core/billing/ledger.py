@@ -243,13 +243,15 @@ class Ledger:
 
     @staticmethod
     def _reap_dead(conn: sqlite3.Connection) -> None:
-        """Reservations of processes that died before settling (a crash, `kill -9`)."""
-        mine = this_process()[0]
-        for row in conn.execute(
-            "SELECT DISTINCT pid, pid_started FROM reservations WHERE pid != ?", (mine,)
+        """Reservations of processes that died before settling (a crash, `kill -9`), a
+        process that had this one's pid before it included."""
+        mine = this_process()
+        for pid, started in conn.execute(
+            "SELECT DISTINCT pid, pid_started FROM reservations"
         ).fetchall():
-            if not writer_alive(row[0], row[1]):
-                conn.execute("DELETE FROM reservations WHERE pid = ?", (row[0],))
+            if (pid, started) != mine and not (pid != mine[0] and writer_alive(pid, started)):
+                conn.execute("DELETE FROM reservations WHERE pid = ? AND pid_started IS ?",
+                             (pid, started))  # fmt: skip
 
     def costing(
         self,
