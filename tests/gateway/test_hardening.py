@@ -192,3 +192,21 @@ def test_revoking_a_token_removes_its_secret_from_the_keyring(ctx: AppContext) -
     ctx.access_tokens.revoke(token.id)
     assert ctx.access_tokens.secret(token.id) is None
     assert ctx.access_tokens.verify(secret) is None
+
+
+@pytest.mark.parametrize("model", [
+    "local//etc/passwd", "local/../../../etc/shadow", "local/../models/x",
+    "local/SmolLM2-135M-Instruct.Q4_1.gguf", "local//tmp/outside/evil.gguf",
+])  # fmt: skip
+def test_a_local_model_id_names_an_installed_model_never_a_path(
+    guarded: tuple[GatewayServer, str], model: str
+) -> None:
+    """Found by a new user: `local/<path>` loaded any .gguf on disk and told which files
+    exist (503 for one that is not a model, 404 for none)."""
+    server, secret = guarded
+    resp = httpx.post(f"{server.address}/chat/completions", timeout=30,
+                      headers={"Authorization": f"Bearer {secret}"},
+                      json={"model": model, "max_tokens": 2,
+                            "messages": [{"role": "user", "content": "Hi"}]})  # fmt: skip
+    assert resp.status_code == 404, resp.text
+    assert resp.json()["error"]["code"] == "model_not_found"

@@ -152,7 +152,12 @@ class Gateway:
         if model_id == AUTO:
             return Target(AUTO, "")
         backend, sep, model = model_id.partition("/")
-        if sep and model and (backend == LOCAL or self.providers.find(backend) is not None):
+        if sep and model and backend == LOCAL:
+            # Installed models by name only: a path (`local//tmp/x.gguf`, `local/../../..`)
+            # would let any token holder load, or probe for, any file on the machine.
+            if model in {m.name for m in self.catalog.list()}:
+                return Target(backend, model)
+        elif sep and model and self.providers.find(backend) is not None:
             return Target(backend, model)
         known = ", ".join(i for i, _ in self.model_ids()[:8])
         raise ApiError(
