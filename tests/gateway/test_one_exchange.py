@@ -288,3 +288,17 @@ def test_a_provider_budget_set_by_the_providers_own_name_counts(
     assert ctx.ledger.budgets.status(budget, time.time()).spent == pytest.approx(EACH)
     assert post(gateway, "dated/smollm2").status_code == 402
     assert len(strict.chat_requests()) == 1
+
+
+@pytest.mark.parametrize("spelling", ["Clinic", "CLINIC", "clin\u200bic", "cl\u0131nic",
+                                      "clinic\u202e", "clinic\u00a0"])  # fmt: skip
+def test_a_keep_local_project_is_kept_local_however_its_name_is_spelled(
+    ctx: AppContext, gateway: Running, strict: StrictServer, spelling: str
+) -> None:
+    """Found by a new user: `Clinic`, a zero-width space or a dotless i reached the cloud
+    while `clinic` was kept local."""
+    priced_cloud(ctx, strict)
+    save_policy(ctx.settings, RoutingPolicy(local_projects=("clinic",)))
+    header = {"X-Parley-Project": spelling.encode("utf-8")}
+    assert post(gateway, "cloud/smollm2", header).status_code == 403
+    assert strict.chat_requests() == []

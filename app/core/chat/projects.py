@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.foundation.errors import ParleyError
+from app.core.foundation.text_fold import plain_name
 
 if TYPE_CHECKING:
     from app.core.foundation.storage import Database
@@ -36,7 +37,7 @@ class Project:
 
 def clean_name(name: str | None) -> str | None:
     """A project name as stored (trimmed; empty means none); raises for an unusable one."""
-    text = " ".join((name or "").split())
+    text = plain_name(name)  # no escape sequences, zero-width or bidi characters
     if not text:
         return None
     if len(text) > MAX_NAME:

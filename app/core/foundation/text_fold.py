@@ -46,3 +46,18 @@ def fold_for_search(text: str | None) -> str:
     if folded.isascii():
         return folded
     return _UNSPACED.sub(r" \1 ", folded)
+
+
+def plain_name(text: str | None) -> str:
+    """A name as a person reads it: control and format characters (escape sequences'
+    ESC, zero-width spaces, bidi overrides) removed, white space collapsed."""
+    if not text:
+        return ""
+    kept = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf") or c in " \t")
+    return " ".join(kept.split())
+
+
+def name_key(text: str | None) -> str:
+    """What two names must share to be the same name (`Clinic`, `clinic`, `cl\\u0131nic` and
+    `clin\u200bic` are one): `plain_name`, then `fold`."""
+    return fold(plain_name(text))

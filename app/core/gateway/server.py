@@ -22,6 +22,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from app.core.foundation.errors import ParleyError
+from app.core.foundation.text_fold import plain_name
 from app.core.gateway.connections import (
     HEAD_TIMEOUT_S,
     connection_cap,
@@ -146,7 +147,7 @@ def _utf8_header(request: Request, name: str) -> str:
         raise ApiError(400, f"The {name} header is not valid UTF-8 text. Send its value "
                        "encoded as UTF-8 (for example 'Société' as its UTF-8 bytes).",
                        code="invalid_header", param=name) from None  # fmt: skip
-    return value.strip()[:64]
+    return plain_name(value)[:64]  # no escape sequences or invisible characters
 
 
 def _check_host(request: Request, allowed: frozenset[str]) -> None:

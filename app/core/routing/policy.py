@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from app.core.foundation.errors import ParleyError
+from app.core.foundation.text_fold import name_key, plain_name
 
 if TYPE_CHECKING:
     from app.core.foundation.settings import Settings
@@ -57,8 +58,9 @@ class RoutingPolicy:
 
     def keeps_local(self, project: str | None, conversation_id: int | None) -> str | None:
         """Why this request must stay on this machine, or None."""
-        if project and project in self.local_projects:
-            return f"project '{project}' is kept local"
+        # Compared as a person reads them: `Clinic`, `CLINIC` or `clin\u200bic` is `clinic`.
+        if project and name_key(project) in {name_key(p) for p in self.local_projects}:
+            return f"project '{plain_name(project)}' is kept local"
         if conversation_id is not None and conversation_id in self.local_conversations:
             return "this conversation is kept local"
         return None
