@@ -47,6 +47,8 @@ def set_budget(args: argparse.Namespace) -> int:
 
 
 def show_budgets(args: argparse.Namespace) -> int:
+    from app.core.billing.budgets import amount_text
+
     ctx = AppContext.open()
     statuses = ctx.ledger.budgets.statuses(time.time())
     if args.json:
@@ -59,7 +61,7 @@ def show_budgets(args: argparse.Namespace) -> int:
     print_table(
         ("ID", "SCOPE", "NAME", "PERIOD", "AMOUNT", "SPENT", "USED", "HARD", "NOTE"),
         [(s.budget.id, s.budget.scope, s.budget.name, s.budget.period,
-          f"{s.budget.currency} {s.budget.amount:.2f}", f"{s.spent:.4f}",
+          f"{s.budget.currency} {amount_text(s.budget.amount)}", f"{s.spent:.4f}",
           f"{s.fraction:.0%}", "yes" if s.budget.hard else "",
           _note(s.other_currency_rows, s.unpriced_rows)) for s in statuses],
     )  # fmt: skip

@@ -170,3 +170,13 @@ def test_a_dead_processes_holds_are_released_by_the_next_request(ledger: Ledger)
         )  # fmt: skip
     _check(ledger, max_tokens=1000)  # 0.0003 at most: refused if the dead holds counted
     assert ledger.db.scalar("SELECT COUNT(*) FROM reservations") == 0
+
+
+def test_a_budget_under_a_cent_is_shown_as_set_never_rounded(ledger: Ledger) -> None:
+    """Found by a new user: a 0.005 budget read "USD 0.01", so a refusal at 0.0089 spent
+    looked wrong."""
+    ledger.budgets.set(0.005, "month", provider="mistral", hard=True)
+    ledger.budgets.set(2.5, "day")
+    labels = [b.label for b in ledger.budgets.all()]
+    assert labels == ["monthly provider mistral budget (USD 0.005)",
+                      "daily overall budget (USD 2.50)"]

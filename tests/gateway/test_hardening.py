@@ -210,3 +210,16 @@ def test_a_local_model_id_names_an_installed_model_never_a_path(
                             "messages": [{"role": "user", "content": "Hi"}]})  # fmt: skip
     assert resp.status_code == 404, resp.text
     assert resp.json()["error"]["code"] == "model_not_found"
+
+
+def test_a_port_that_is_not_one_gets_a_clear_message() -> None:
+    """Found by a new user: `parley serve --port 99999` said only "something went wrong"."""
+    import subprocess
+    import sys
+
+    from tests.helpers.starter import REPO
+
+    proc = subprocess.run([sys.executable, "-m", "app", "serve", "--port", "99999"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)  # fmt: skip
+    assert proc.returncode == 2
+    assert "'99999' is not a port" in proc.stderr

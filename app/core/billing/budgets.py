@@ -41,7 +41,8 @@ class Budget:
     @property
     def label(self) -> str:
         what = "overall" if self.scope == "all" else f"{self.scope} {self.name}"
-        return f"{PERIOD_WORDS[self.period]} {what} budget ({self.currency} {self.amount:.2f})"
+        return (f"{PERIOD_WORDS[self.period]} {what} budget "
+                f"({self.currency} {amount_text(self.amount)})")  # fmt: skip
 
     def applies_to(self, backend: str, provider: str, project: str | None) -> bool:
         """Whether a request to `backend` (the provider's name as the user gave it), paid to
@@ -95,6 +96,14 @@ class BudgetStatus:
             "currency_mismatch_rows": self.other_currency_rows,
             "unpriced_rows": self.unpriced_rows,
         }
+
+
+def amount_text(amount: float) -> str:
+    """An amount with the cents, and with as many further digits as it has (up to six):
+    a budget of 0.005 reads 0.005, never a rounded 0.01."""
+    if round(amount, 2) == amount:
+        return f"{amount:.2f}"
+    return f"{amount:.6f}".rstrip("0")
 
 
 def period_start(period: str, now: float) -> float:
