@@ -331,3 +331,16 @@ def test_an_answer_cut_inside_a_code_block_does_not_swallow_later_headings(
 )
 def test_close_fences(text: str, closed: str) -> None:
     assert close_fences(text) == closed
+
+
+def test_the_html_export_fetches_nothing_when_opened(store: ConversationStore) -> None:
+    """Found by a new user: `![i](http://evil.example/x.png)` in an answer exported as an
+    `<img>` that contacted that server (a tracking pixel) when the file was opened."""
+    conv = store.create("Pictures")
+    store.add_user_message(conv.id, "![i](http://evil.example/x.png) "
+                                    "![j](https://evil.example/y.gif?id=42)")  # fmt: skip
+    page = export_conversation(store, conv.id, "html")
+    remote = re.findall(r"""<(?:img|script|iframe|link|video|audio|source)\b[^>]*"""
+                        r"""(?:src|href)\s*=\s*["']?https?:""", page, re.I)  # fmt: skip
+    assert remote == []
+    assert 'href="http://evil.example/x.png"' in page  # kept, as a link the user may follow

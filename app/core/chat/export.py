@@ -167,8 +167,20 @@ def _markdown_renderer() -> Any:
             return ""  # markdown-it escapes it as plain code
         return str(highlight(source, lexer, HtmlFormatter(nowrap=False)))
 
+    def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        # A picture a model links to becomes a link: opening the export must fetch nothing
+        # (a remote image is a tracking pixel). The conversation's own images are inlined
+        # as data: URLs elsewhere, from the stored bytes.
+        from markdown_it.common.utils import escapeHtml
+
+        token = tokens[idx]
+        src = str(token.attrGet("src") or "")
+        alt = renderer.renderInlineAsText(token.children or [], options, env) or src
+        return f'<a href="{escapeHtml(src)}">{escapeHtml(alt)}</a>'
+
     # "html": False escapes raw HTML in model output instead of passing it through.
     md = MarkdownIt("commonmark", {"html": False, "highlight": code}).enable("table")
+    md.add_render_rule("image", image)
     return md.render
 
 
