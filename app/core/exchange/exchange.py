@@ -221,10 +221,6 @@ class Exchange:
             return self._attempt.identity
         return self._desk.identity(self._backend, self.target, self.origin)
 
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return self._attempt.reservation.warnings if self._attempt is not None else ()
-
     def complete(self) -> None:
         """The caller has what it wants (a stop sequence matched): stop generating and
         count the answer as done, not stopped."""
