@@ -133,15 +133,17 @@ class Exchanges:
             backend.prepare(target.model)
 
     def refused(
-        self, target: Target, request: GenerationRequest, origin: Origin, error: ParleyError
-    ) -> Settled:
+        self, target: Target, request: GenerationRequest, origin: Origin, error: ParleyError,
+        message_id: int | None = None,
+    ) -> Settled:  # fmt: skip
         """Record a request refused before it was sent (nothing spent), where a front end
-        shows it as an answer that failed (a Compare column)."""
+        shows it as an answer that failed (a Compare column, an `auto` request no route
+        took)."""
         backend = self.backend(target.backend)
         result = spent_result(backend, target, request.messages, [], time.monotonic(),
                               str(error))  # fmt: skip
         usage_id = self.ledger.record(
-            result, conversation_id=origin.conversation_id, message_id=None,
+            result, conversation_id=origin.conversation_id, message_id=message_id,
             project=origin.project, tag=origin.tag, client=origin.client,
         )  # fmt: skip
         return Settled(result, usage_id)
@@ -352,13 +354,8 @@ class Exchange:
         """No route answered: one row for the routing source itself (nothing was spent)."""
         self.error = exc
         self._attempt = None
-        result = spent_result(self._backend, self.target, self.request.messages, [],
-                              time.monotonic(), str(exc))  # fmt: skip
-        usage_id = self._desk.ledger.record(
-            result, conversation_id=self.origin.conversation_id, message_id=self.message_id,
-            project=self.origin.project, tag=self.origin.tag, client=self.origin.client,
-        )  # fmt: skip
-        self.settled = Settled(result, usage_id)
+        self.settled = self._desk.refused(self.target, self.request, self.origin, exc,
+                                          self.message_id)  # fmt: skip
 
     def _spent(
         self, attempt: _Attempt, parts: list[str], started: float, error: str | None

@@ -26,21 +26,21 @@ if TYPE_CHECKING:
 
 
 def prompt_count(
-    backend: Backend, target: Target, messages: Sequence[ChatMessage], *, exact: bool = True
+    backend: Backend, target: Target, messages: Sequence[ChatMessage]
 ) -> tuple[int, TokenSource]:
-    """The prompt's tokens and how they were obtained. With `exact`, a cloud prompt is
-    counted with the model's tokenizer where one exists (may load it); else estimated."""
-    if backend.is_local or not exact:  # local: priced by energy after the fact
+    """The prompt's tokens and how they were obtained: a cloud prompt is counted with the
+    model's tokenizer where one exists (may load it), a local one estimated."""
+    if backend.is_local:  # priced by energy after the fact
         return estimate_prompt_tokens(messages), TokenSource.ESTIMATED
     return count_prompt(messages, target.model)
 
 
 def quote(
     ledger: Ledger, backend: Backend, target: Target, messages: Sequence[ChatMessage],
-    max_tokens: int, *, exact: bool = True,
+    max_tokens: int,
 ) -> Quote:  # fmt: skip
-    """The most this request can cost (see `prompt_count` for `exact`)."""
-    prompt, source = prompt_count(backend, target, messages, exact=exact)
+    """The most this request can cost: the prompt plus `max_tokens` at its price."""
+    prompt, source = prompt_count(backend, target, messages)
     return ledger.quote(
         backend=backend.name, provider=backend.provider,
         model=backend.billing_model(target.model), prompt_tokens=prompt,
